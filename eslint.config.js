@@ -1,0 +1,39 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Imports flow one way: api ← kube ← controllers|gateway|agent|storage ← cli (STYLE.md §1). */
+const layers = {
+  'src/api/**': ['kube', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
+  'src/kube/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
+  'src/controllers/**': ['gateway', 'agent', 'cli'],
+  'src/gateway/**': ['controllers', 'agent', 'cli'],
+  'src/agent/**': ['controllers', 'gateway', 'cli'],
+  'src/storage/**': ['controllers', 'gateway', 'agent', 'cli'],
+  'src/testenv/**': ['controllers', 'gateway', 'agent', 'storage', 'cli'],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'ui/dist/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.strict,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...Object.entries(layers).map(([files, forbidden]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbidden.map((layer) => ({
+            group: [`**/${layer}/**`, `../${layer}/**`],
+            message: `the ${files.split('/')[1]} layer must not import from ${layer} (see STYLE.md §1)`,
+          })),
+        },
+      ],
+    },
+  })),
+);
