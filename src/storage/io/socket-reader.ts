@@ -1,0 +1,88 @@
+import type { Socket } from 'node:net';
+import { StorageError } from '../errors.ts';
+
+/**
+ * Reads exact byte counts from a socket with a bounded buffer.
+ *
+ * Contract: at most `max(maxBuffered, bytes wanted by the pending read)` bytes are held;
+ * past that the socket is paused, so a fast sender is throttled by TCP instead of
+ * growing memory. `read` rejects with `Unavailable` once the socket ended and too few
+ * bytes remain. Only one `read` may be pending at a time.
+ */
+export class SocketReader {
+  readonly #socket: Socket;
+  readonly #maxBuffered: number;
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #wanted = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: Socket, maxBuffered: number) {
+    this.#socket = socket;
+    this.#maxBuffered = maxBuffered;
+    socket.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+      if (this.#length >= Math.max(this.#maxBuffered, this.#wanted)) socket.pause();
+      this.#notify();
+    });
+    const end = (): void => {
+      this.#ended = true;
+      this.#notify();
+    };
+    socket.on('end', end);
+    socket.on('close', end);
+    socket.on('error', end);
+  }
+
+  /** Bytes currently buffered (for tests and metrics). */
+  get buffered(): number {
+    return this.#length;
+  }
+
+  /** Resolves with exactly `n` bytes, or rejects if the stream ends first. */
+  async read(n: number): Promise<Buffer> {
+    this.#wanted = n;
+    while (this.#length < n) {
+      if (this.#ended) throw new StorageError('Unavailable', 'connection closed');
+      if (this.#socket.isPaused()) this.#socket.resume();
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+    this.#wanted = 0;
+    const out = this.#take(n);
+    if (this.#length < this.#maxBuffered && this.#socket.isPaused() && !this.#ended) this.#socket.resume();
+    return out;
+  }
+
+  #take(n: number): Buffer {
+    const first = this.#chunks[0];
+    if (first !== undefined && first.length >= n) {
+      this.#length -= n;
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[0];
+      if (chunk === undefined) throw new StorageError('Protocol', 'reader underflow');
+      const take = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, take);
+      filled += take;
+      if (take === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(take);
+    }
+    this.#length -= n;
+    return out;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}

@@ -1,0 +1,222 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SeqGapError, StaleEpochError, StorageError } from '../errors.ts';
+import { SerialQueue } from '../io/serial-queue.ts';
+import type { ReplicaPosition, WriteEntry } from '../protocol/messages.ts';
+import { ExtentStore } from './extent-store.ts';
+import { WriteLog, type WriteLogOptions } from './write-log.ts';
+
+type State = {
+  readonly size: number;
+  readonly epoch: number;
+  /** Every write ≤ this seq is durable in the extent files. */
+  readonly checkpointSeq: number;
+  readonly checkpointEpoch: number;
+};
+
+export type ReplicaVolumeOptions = WriteLogOptions;
+
+/**
+ * One volume's replica on a storage node: extents + write log + persisted state.
+ *
+ * Contract:
+ * - Writes apply strictly in seq order (`appliedSeq + 1`); a gap throws `SeqGapError`, a
+ *   repeat of an applied seq with the same epoch is acknowledged again (idempotent retry).
+ * - A request whose epoch is below the replica's throws `StaleEpochError`; a higher epoch
+ *   is adopted and persisted before anything is acknowledged under it.
+ * - A write is appended to the log before it is applied; `flush()` and FUA writes fsync the
+ *   log, so `durableSeq` survives power loss. Restart replays the log past the checkpoint,
+ *   so it resumes at the last durable (at least) write.
+ * - All operations on one volume are serialized (one queue), reads included.
+ */
+export class ReplicaVolume {
+  readonly #dir: string;
+  readonly #extents: ExtentStore;
+  readonly #log: WriteLog;
+  readonly #queue = new SerialQueue();
+  readonly #segmentBytes: number;
+  #state: State;
+  #durableSeq: number;
+  #bytesSinceCheckpoint = 0;
+
+  private constructor(dir: string, extents: ExtentStore, log: WriteLog, state: State, segmentBytes: number) {
+    this.#dir = dir;
+    this.#extents = extents;
+    this.#log = log;
+    this.#state = state;
+    this.#durableSeq = log.lastSeq;
+    this.#segmentBytes = segmentBytes;
+  }
+
+  /** Loads an existing replica, replaying its log; undefined if none exists in `dir`. */
+  static async load(dir: string, opts: ReplicaVolumeOptions): Promise<ReplicaVolume | undefined> {
+    let state: State;
+    try {
+      state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as State;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const extents = await ExtentStore.open(join(dir, 'extents'));
+    const log = await WriteLog.open(join(dir, 'log'), opts, state.checkpointSeq);
+    for await (const e of log.replay(state.checkpointSeq)) await applyTo(extents, e);
+    return new ReplicaVolume(dir, extents, log, state, opts.segmentBytes);
+  }
+
+  static async create(
+    dir: string,
+    size: number,
+    epoch: number,
+    opts: ReplicaVolumeOptions,
+  ): Promise<ReplicaVolume> {
+    await mkdir(dir, { recursive: true });
+    const state: State = { size, epoch, checkpointSeq: 0, checkpointEpoch: 0 };
+    await writeState(dir, state);
+    const created = await ReplicaVolume.load(dir, opts);
+    if (created === undefined) throw new StorageError('Io', `replica state vanished in ${dir}`);
+    return created;
+  }
+
+  get size(): number {
+    return this.#state.size;
+  }
+
+  get checksumErrors(): number {
+    return this.#extents.checksumErrors;
+  }
+
+  get position(): ReplicaPosition {
+    const applied = this.#log.lastSeq;
+    return {
+      epoch: this.#state.epoch,
+      appliedSeq: applied,
+      durableSeq: this.#durableSeq,
+      appliedEpoch: this.#log.epochOf(applied) ?? this.#state.checkpointEpoch,
+    };
+  }
+
+  /** Registers a frontend at `epoch` (adopting it if newer); returns the position. */
+  open(epoch: number): Promise<ReplicaPosition> {
+    return this.#queue.run(async () => {
+      await this.#checkEpoch(epoch);
+      return this.position;
+    });
+  }
+
+  write(entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
+    return this.#queue.run(async () => {
+      await this.#checkEpoch(entry.epoch);
+      const applied = this.#log.lastSeq;
+      if (entry.seq <= applied) {
+        const had = this.#log.epochOf(entry.seq);
+        if (had !== undefined && had !== entry.epoch) {
+          throw new StorageError(
+            'Invalid',
+            `seq ${entry.seq} was applied at epoch ${had}, not ${entry.epoch}: replica diverged`,
+          );
+        }
+      } else {
+        if (entry.seq !== applied + 1) throw new SeqGapError(entry.seq, applied);
+        if (entry.offset + entry.length > this.#state.size) {
+          throw new StorageError(
+            'Invalid',
+            `write [${entry.offset}, +${entry.length}) beyond size ${this.#state.size}`,
+          );
+        }
+        await this.#log.append(entry);
+        await applyTo(this.#extents, entry);
+        this.#bytesSinceCheckpoint += entry.data?.length ?? 64;
+        if (this.#bytesSinceCheckpoint >= this.#segmentBytes) await this.#checkpoint();
+      }
+      if (fua) await this.#syncLog();
+      return this.position;
+    });
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.#queue.run(async () => {
+      if (offset + length > this.#state.size) {
+        throw new StorageError('Invalid', `read [${offset}, +${length}) beyond size ${this.#state.size}`);
+      }
+      return this.#extents.read(offset, length);
+    });
+  }
+
+  /** Makes every applied write durable. */
+  flush(epoch: number): Promise<ReplicaPosition> {
+    return this.#queue.run(async () => {
+      await this.#checkEpoch(epoch);
+      await this.#syncLog();
+      return this.position;
+    });
+  }
+
+  /** Log records after `fromSeq` (bounded by `maxBytes`) and the epoch of record `fromSeq`. */
+  catchUp(fromSeq: number, maxBytes: number): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
+    return this.#queue.run(async () => {
+      const baseEpoch =
+        fromSeq === 0
+          ? 0
+          : (this.#log.epochOf(fromSeq) ??
+            (fromSeq === this.#state.checkpointSeq ? this.#state.checkpointEpoch : undefined));
+      if (baseEpoch === undefined)
+        throw new StorageError('LogTruncated', `seq ${fromSeq} is no longer in the log`);
+      return { baseEpoch, entries: await this.#log.read(fromSeq, maxBytes) };
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.run(async () => {
+      await this.#log.close();
+      await this.#extents.close();
+    });
+  }
+
+  async #checkEpoch(epoch: number): Promise<void> {
+    if (epoch < this.#state.epoch) throw new StaleEpochError(epoch, this.#state.epoch);
+    if (epoch > this.#state.epoch) {
+      this.#state = { ...this.#state, epoch };
+      await writeState(this.#dir, this.#state);
+    }
+  }
+
+  async #syncLog(): Promise<void> {
+    const target = this.#log.lastSeq;
+    await this.#log.sync();
+    this.#durableSeq = Math.max(this.#durableSeq, target);
+  }
+
+  /** Extents durable up to applied seq → log history before it may go. */
+  async #checkpoint(): Promise<void> {
+    await this.#extents.sync();
+    await this.#syncLog();
+    const seq = this.#log.lastSeq;
+    this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: this.#log.epochOf(seq) ?? 0 };
+    await writeState(this.#dir, this.#state);
+    await this.#log.trim(seq);
+    this.#bytesSinceCheckpoint = 0;
+  }
+}
+
+async function applyTo(extents: ExtentStore, e: WriteEntry): Promise<void> {
+  await extents.write(e.offset, e.length, e.kind === 'data' ? e.data : undefined);
+}
+
+/** Atomic replace: write a temp file, fsync it, rename over the old one, fsync the dir. */
+async function writeState(dir: string, state: State): Promise<void> {
+  const tmp = join(dir, 'state.json.tmp');
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(state));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, 'state.json'));
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}

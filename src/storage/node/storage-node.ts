@@ -1,0 +1,198 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdir, readdir, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageError } from '../errors.ts';
+import { Semaphore } from '../io/semaphore.ts';
+import { SocketReader } from '../io/socket-reader.ts';
+import { readFrame, writeFrame } from '../protocol/frame-io.ts';
+import {
+  decodeRequest,
+  encodeError,
+  encodeResponse,
+  MAX_DATA,
+  type NodeInfo,
+  type Request,
+  type Response,
+} from '../protocol/messages.ts';
+import { ReplicaVolume, type ReplicaVolumeOptions } from './replica-volume.ts';
+
+export type StorageNodeOptions = {
+  readonly nodeId: string;
+  /** Directory contributed as capacity; volumes live in `<dir>/volumes/<id>/`. */
+  readonly dir: string;
+  /** Placement labels, e.g. site, region, provider, tier. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Bytes this node offers; volumes are refused past it. */
+  readonly capacityBytes: number;
+  readonly log?: Partial<ReplicaVolumeOptions>;
+  /** Requests processed concurrently per connection before the socket is paused. */
+  readonly maxInFlight?: number;
+};
+
+const VOLUME_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/**
+ * A storage node: serves the replication protocol (see `protocol/messages.ts`) over TCP
+ * for the volumes it holds under its directory.
+ *
+ * Contract: per connection at most `maxInFlight` requests run at once; further frames stay
+ * unread in the kernel (TCP backpressure). Requests for one volume apply in arrival order.
+ * `close()` stops listening, ends connections and closes every volume's files.
+ */
+export class StorageNode {
+  readonly #opts: StorageNodeOptions;
+  readonly #volumes = new Map<string, Promise<ReplicaVolume | undefined>>();
+  readonly #sockets = new Set<Socket>();
+  readonly #logOpts: ReplicaVolumeOptions;
+  #server: Server | undefined;
+
+  constructor(opts: StorageNodeOptions) {
+    this.#opts = opts;
+    this.#logOpts = { segmentBytes: 16 * 1024 * 1024, retainBytes: 128 * 1024 * 1024, ...opts.log };
+  }
+
+  get nodeId(): string {
+    return this.#opts.nodeId;
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    await mkdir(join(this.#opts.dir, 'volumes'), { recursive: true });
+    const server = createServer((socket) => this.#serve(socket));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new StorageError('Io', 'no TCP address');
+    return addr.port;
+  }
+
+  async info(): Promise<NodeInfo> {
+    const volumes = await this.#loadAll();
+    const fs = await statfs(this.#opts.dir);
+    const checksumErrors = volumes.reduce((n, v) => n + v.checksumErrors, 0);
+    return {
+      nodeId: this.#opts.nodeId,
+      labels: this.#opts.labels,
+      capacityBytes: this.#opts.capacityBytes,
+      allocatedBytes: volumes.reduce((n, v) => n + v.size, 0),
+      freeBytes: fs.bavail * fs.bsize,
+      health: checksumErrors > 0 ? 'degraded' : 'ok',
+      checksumErrors,
+      volumes: volumes.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const v of this.#volumes.values()) await (await v.catch(() => undefined))?.close();
+    this.#volumes.clear();
+  }
+
+  async #loadAll(): Promise<ReplicaVolume[]> {
+    const names = await readdir(join(this.#opts.dir, 'volumes'));
+    const out: ReplicaVolume[] = [];
+    for (const n of names) {
+      const v = await this.#volume(n);
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+
+  #volume(id: string): Promise<ReplicaVolume | undefined> {
+    if (!VOLUME_ID.test(id))
+      return Promise.reject(new StorageError('Invalid', `bad volume id ${JSON.stringify(id)}`));
+    let v = this.#volumes.get(id);
+    if (v === undefined) {
+      v = ReplicaVolume.load(join(this.#opts.dir, 'volumes', id), this.#logOpts);
+      this.#volumes.set(id, v);
+      v.catch(() => this.#volumes.delete(id));
+    }
+    return v;
+  }
+
+  async #existing(id: string): Promise<ReplicaVolume> {
+    const v = await this.#volume(id);
+    if (v === undefined) throw new StorageError('NotFound', `volume ${id} not on node ${this.#opts.nodeId}`);
+    return v;
+  }
+
+  async #openVolume(id: string, size: number, epoch: number): Promise<ReplicaVolume> {
+    const existing = await this.#volume(id);
+    if (existing !== undefined) {
+      if (existing.size !== size)
+        throw new StorageError('Invalid', `volume ${id} has size ${existing.size}, not ${size}`);
+      return existing;
+    }
+    const info = await this.info();
+    if (info.allocatedBytes + size > this.#opts.capacityBytes) {
+      throw new StorageError('NoSpace', `node ${this.#opts.nodeId} cannot hold ${size} more bytes`);
+    }
+    const created = ReplicaVolume.create(join(this.#opts.dir, 'volumes', id), size, epoch, this.#logOpts);
+    this.#volumes.set(id, created);
+    return created;
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    switch (req.op) {
+      case 'open': {
+        const v = await this.#openVolume(req.volume, req.size, req.epoch);
+        return { op: 'position', position: await v.open(req.epoch) };
+      }
+      case 'write':
+        return {
+          op: 'position',
+          position: await (await this.#existing(req.volume)).write(req.entry, req.fua),
+        };
+      case 'read':
+        if (req.length > MAX_DATA)
+          throw new StorageError('Invalid', `read of ${req.length} bytes exceeds ${MAX_DATA}`);
+        return { op: 'data', data: await (await this.#existing(req.volume)).read(req.offset, req.length) };
+      case 'flush':
+        return { op: 'position', position: await (await this.#existing(req.volume)).flush(req.epoch) };
+      case 'status':
+        return { op: 'position', position: (await this.#existing(req.volume)).position };
+      case 'catchUp': {
+        const max = Math.min(req.maxBytes, MAX_DATA);
+        return { op: 'entries', ...(await (await this.#existing(req.volume)).catchUp(req.fromSeq, max)) };
+      }
+      case 'nodeInfo':
+        return { op: 'nodeInfo', info: await this.info() };
+    }
+  }
+
+  #serve(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const reader = new SocketReader(socket, 4 * 1024 * 1024);
+    const slots = new Semaphore(this.#opts.maxInFlight ?? 64);
+    const loop = async (): Promise<void> => {
+      for (;;) {
+        await slots.acquire();
+        const body = await readFrame(reader);
+        const { id, req } = decodeRequest(body);
+        // Dispatch synchronously (no await before #handle) so per-volume order is arrival order.
+        void this.#handle(req)
+          .then(
+            (res) => encodeResponse(id, res),
+            (err: unknown) => encodeError(id, toStorageError(err)),
+          )
+          .then((parts) => writeFrame(socket, parts))
+          .finally(() => slots.release());
+      }
+    };
+    loop().catch(() => socket.destroy());
+  }
+}
+
+function toStorageError(err: unknown): StorageError {
+  if (err instanceof StorageError) return err;
+  return new StorageError('Io', err instanceof Error ? err.message : String(err), { cause: err });
+}

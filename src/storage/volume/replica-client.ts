@@ -1,0 +1,137 @@
+import { connect, type Socket } from 'node:net';
+import { SeqGapError, StaleEpochError, StorageError } from '../errors.ts';
+import { Semaphore } from '../io/semaphore.ts';
+import { SocketReader } from '../io/socket-reader.ts';
+import { readFrame, writeFrame } from '../protocol/frame-io.ts';
+import {
+  decodeResponse,
+  encodeRequest,
+  isErrorReply,
+  type ErrorReply,
+  type NodeInfo,
+  type ReplicaPosition,
+  type Request,
+  type Response,
+  type WriteEntry,
+} from '../protocol/messages.ts';
+
+export type Endpoint = { readonly host: string; readonly port: number };
+
+type Pending = { resolve: (r: Response) => void; reject: (e: Error) => void };
+
+/**
+ * A pipelined connection to one storage node.
+ *
+ * Contract: at most `maxInFlight` requests are outstanding; callers beyond that wait.
+ * When the connection drops every pending request rejects with `Unavailable` and the
+ * client stays closed (`closed` resolves); the owner decides when to reconnect.
+ * Error replies become typed errors (`StaleEpochError`, `SeqGapError`, `StorageError`).
+ */
+export class ReplicaClient {
+  readonly #socket: Socket;
+  readonly #pending = new Map<number, Pending>();
+  readonly #slots: Semaphore;
+  readonly closed: Promise<void>;
+  #nextId = 1;
+  #down: Error | undefined;
+
+  private constructor(socket: Socket, maxInFlight: number) {
+    this.#socket = socket;
+    this.#slots = new Semaphore(maxInFlight);
+    const reader = new SocketReader(socket, 4 * 1024 * 1024);
+    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => socket.destroy());
+    void this.closed.then(() => this.#fail(new StorageError('Unavailable', 'replica connection closed')));
+    const loop = async (): Promise<void> => {
+      for (;;) {
+        const { id, result } = decodeResponse(await readFrame(reader));
+        const p = this.#pending.get(id);
+        if (p === undefined) throw new StorageError('Protocol', `response for unknown request ${id}`);
+        this.#pending.delete(id);
+        if (isErrorReply(result)) p.reject(toError(result));
+        else p.resolve(result);
+      }
+    };
+    loop().catch(() => socket.destroy());
+  }
+
+  static async connect(ep: Endpoint, maxInFlight = 128): Promise<ReplicaClient> {
+    const socket = connect({ host: ep.host, port: ep.port, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new ReplicaClient(socket, maxInFlight);
+  }
+
+  get isDown(): boolean {
+    return this.#down !== undefined;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  async #call(req: Request): Promise<Response> {
+    await this.#slots.acquire();
+    try {
+      if (this.#down !== undefined) throw this.#down;
+      const id = this.#nextId;
+      this.#nextId = (this.#nextId % 0xffffffff) + 1;
+      const res = new Promise<Response>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+      await writeFrame(this.#socket, encodeRequest(id, req));
+      return await res;
+    } finally {
+      this.#slots.release();
+    }
+  }
+
+  #fail(err: Error): void {
+    this.#down = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  async open(volume: string, size: number, epoch: number): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'open', volume, size, epoch }));
+  }
+  async write(volume: string, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'write', volume, entry, fua }));
+  }
+  async read(volume: string, offset: number, length: number): Promise<Buffer> {
+    const r = await this.#call({ op: 'read', volume, offset, length });
+    if (r.op !== 'data') throw new StorageError('Protocol', `expected data, got ${r.op}`);
+    return r.data;
+  }
+  async flush(volume: string, epoch: number): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'flush', volume, epoch }));
+  }
+  async status(volume: string): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'status', volume }));
+  }
+  async catchUp(
+    volume: string,
+    fromSeq: number,
+    maxBytes: number,
+  ): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
+    const r = await this.#call({ op: 'catchUp', volume, fromSeq, maxBytes });
+    if (r.op !== 'entries') throw new StorageError('Protocol', `expected entries, got ${r.op}`);
+    return r;
+  }
+  async nodeInfo(): Promise<NodeInfo> {
+    const r = await this.#call({ op: 'nodeInfo' });
+    if (r.op !== 'nodeInfo') throw new StorageError('Protocol', `expected nodeInfo, got ${r.op}`);
+    return r.info;
+  }
+}
+
+function position(r: Response): ReplicaPosition {
+  if (r.op !== 'position') throw new StorageError('Protocol', `expected position, got ${r.op}`);
+  return r.position;
+}
+
+function toError(e: ErrorReply): Error {
+  if (e.code === 'StaleEpoch') return new StaleEpochError(0, e.currentEpoch);
+  if (e.code === 'SeqGap') return new SeqGapError(0, e.appliedSeq);
+  return new StorageError(e.code, e.message);
+}
