@@ -149,7 +149,7 @@ test('place: explains every node', () => {
 });
 
 test('place: sovereignty property — no chosen node ever matches a forbidden selector', () => {
-  const selectors = [
+  const selectors: Record<string, string>[] = [
     { region: 'asia' },
     { region: 'us' },
     { region: 'eu' },
