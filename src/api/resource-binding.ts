@@ -1,0 +1,108 @@
+/**
+ * `ResourceBinding` (namespaced) / `ClusterResourceBinding` (cluster-scoped): Meridian's
+ * record of one resource template, the policy that claimed it, the scheduler's decision
+ * (with its reasons, per cluster) and the aggregated status from the members.
+ * Written by Meridian; users read it.
+ */
+import { Type, type Static } from 'typebox';
+import { ClusterName, Conditions, KubeObject, PolicyReference } from './common.ts';
+import { Kinds } from './constants.ts';
+import { ConflictResolutions, Placement, Suspension } from './propagation-policy.ts';
+import { RawObject, ResourceList, StringEnum, Time } from './schema.ts';
+
+/** The resource template a binding is about. */
+export const ObjectReference = Type.Object({
+  apiVersion: Type.String({ minLength: 1 }),
+  kind: Type.String({ minLength: 1 }),
+  namespace: Type.Optional(Type.String()),
+  name: Type.String({ minLength: 1 }),
+  uid: Type.Optional(Type.String()),
+  resourceVersion: Type.Optional(Type.String()),
+});
+export type ObjectReference = Static<typeof ObjectReference>;
+
+/** A cluster chosen by the scheduler, with its share of the replicas. */
+export const TargetCluster = Type.Object({
+  name: ClusterName(),
+  replicas: Type.Integer({ minimum: 0, format: 'int32' }),
+});
+export type TargetCluster = Static<typeof TargetCluster>;
+
+export const ReplicaRequirements = Type.Object({
+  resourceRequest: Type.Optional(ResourceList({ description: 'Requests of one replica (pod template).' })),
+});
+export type ReplicaRequirements = Static<typeof ReplicaRequirements>;
+
+export const DecisionOutcomes = ['Selected', 'Filtered', 'NotSelected'] as const;
+export type DecisionOutcome = (typeof DecisionOutcomes)[number];
+
+/**
+ * Why the scheduler kept or rejected one cluster. `Filtered`: a filter plugin rejected it
+ * (reasons say which and why). `NotSelected`: feasible, but spread constraints or replica
+ * division left it out. `Selected`: it is a target.
+ */
+export const ClusterDecision = Type.Object({
+  clusterName: Type.String({ minLength: 1 }),
+  outcome: StringEnum(DecisionOutcomes),
+  score: Type.Optional(Type.Integer({ minimum: 0 })),
+  replicas: Type.Optional(Type.Integer({ minimum: 0 })),
+  reasons: Type.Optional(Type.Array(Type.String())),
+});
+export type ClusterDecision = Static<typeof ClusterDecision>;
+
+export const Healths = ['Healthy', 'Unhealthy', 'Unknown'] as const;
+export type Health = (typeof Healths)[number];
+
+export const AggregatedStatusItem = Type.Object({
+  clusterName: Type.String({ minLength: 1 }),
+  applied: Type.Optional(Type.Boolean()),
+  appliedMessage: Type.Optional(Type.String()),
+  health: Type.Optional(StringEnum(Healths)),
+  status: Type.Optional(RawObject({ description: "The member object's status, as reported." })),
+});
+export type AggregatedStatusItem = Static<typeof AggregatedStatusItem>;
+
+export const BindingSpec = Type.Object({
+  resource: ObjectReference,
+  replicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32' })),
+  replicaRequirements: Type.Optional(ReplicaRequirements),
+  clusters: Type.Optional(
+    Type.Array(TargetCluster, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  ),
+  placement: Type.Optional(Placement),
+  policyRef: Type.Optional(PolicyReference),
+  conflictResolution: Type.Optional(StringEnum(ConflictResolutions)),
+  propagateDeps: Type.Optional(Type.Boolean()),
+  suspension: Type.Optional(Suspension),
+});
+export type BindingSpec = Static<typeof BindingSpec>;
+
+export const BindingStatus = Type.Object({
+  conditions: Type.Optional(Conditions()),
+  schedulerObservedGeneration: Type.Optional(Type.Integer({ minimum: 0, format: 'int64' })),
+  schedulerObservedAffinityName: Type.Optional(Type.String()),
+  lastScheduledTime: Type.Optional(Time()),
+  schedulingDecisions: Type.Optional(
+    Type.Array(ClusterDecision, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['clusterName'],
+    }),
+  ),
+  aggregatedStatus: Type.Optional(
+    Type.Array(AggregatedStatusItem, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['clusterName'],
+    }),
+  ),
+});
+export type BindingStatus = Static<typeof BindingStatus>;
+
+export const ResourceBindingSchema = KubeObject(Kinds.ResourceBinding, BindingSpec, BindingStatus);
+export type ResourceBinding = Static<typeof ResourceBindingSchema>;
+
+export const ClusterResourceBindingSchema = KubeObject(
+  Kinds.ClusterResourceBinding,
+  BindingSpec,
+  BindingStatus,
+);
+export type ClusterResourceBinding = Static<typeof ClusterResourceBindingSchema>;
