@@ -103,9 +103,12 @@ export class ReplicaVolume {
     });
   }
 
-  write(entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
+  /** Applies `entry` under fencing epoch `epoch` (≥ `entry.epoch`). */
+  write(epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
     return this.#queue.run(async () => {
-      await this.#checkEpoch(entry.epoch);
+      await this.#checkEpoch(epoch);
+      if (entry.epoch > epoch)
+        throw new StorageError('Invalid', `entry epoch ${entry.epoch} above request epoch ${epoch}`);
       const applied = this.#log.lastSeq;
       if (entry.seq <= applied) {
         const had = this.#log.epochOf(entry.seq);

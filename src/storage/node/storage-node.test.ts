@@ -51,7 +51,7 @@ test('writes read back across extent boundaries and unaligned blocks', async () 
   await withNode(async ({ client }) => {
     await client.open('v1', 4 * MiB, 1);
     const data = Buffer.from(Array.from({ length: MiB + 1000 }, (_, i) => (i * 7) % 251));
-    await client.write('v1', entry(1, MiB - 300, data), false);
+    await client.write('v1', 1, entry(1, MiB - 300, data), false);
     assert.deepEqual(await client.read('v1', MiB - 300, data.length), data);
     assert.deepEqual(await client.read('v1', 0, 100), Buffer.alloc(100));
   });
@@ -60,15 +60,15 @@ test('writes read back across extent boundaries and unaligned blocks', async () 
 test('stale epoch is rejected and a seq gap reports the applied seq', async () => {
   await withNode(async ({ client }) => {
     await client.open('v1', MiB, 2);
-    await assert.rejects(client.write('v1', entry(1, 0, Buffer.alloc(10, 1), 1), false), {
+    await assert.rejects(client.write('v1', 1, entry(1, 0, Buffer.alloc(10, 1), 1), false), {
       code: 'StaleEpoch',
     });
-    await client.write('v1', entry(1, 0, Buffer.alloc(10, 1), 2), false);
-    await assert.rejects(client.write('v1', entry(3, 0, Buffer.alloc(10, 1), 2), false), {
+    await client.write('v1', 2, entry(1, 0, Buffer.alloc(10, 1), 2), false);
+    await assert.rejects(client.write('v1', 2, entry(3, 0, Buffer.alloc(10, 1), 2), false), {
       code: 'SeqGap',
       appliedSeq: 1,
     });
-    const again = await client.write('v1', entry(1, 0, Buffer.alloc(10, 1), 2), false);
+    const again = await client.write('v1', 2, entry(1, 0, Buffer.alloc(10, 1), 2), false);
     assert.equal(again.appliedSeq, 1, 'a retried seq is acknowledged idempotently');
     await assert.rejects(client.open('v1', MiB, 1), { code: 'StaleEpoch' });
   });
@@ -78,7 +78,7 @@ test('restart resumes from the log: applied writes, epoch and high-water mark su
   await withNode(async ({ client, restart }) => {
     await client.open('v1', MiB, 5);
     for (let s = 1; s <= 20; s++)
-      await client.write('v1', entry(s, s * 4096, Buffer.alloc(4096, s), 5), s === 20);
+      await client.write('v1', 5, entry(s, s * 4096, Buffer.alloc(4096, s), 5), s === 20);
     const c2 = await restart();
     const pos = await c2.status('v1');
     assert.equal(pos.appliedSeq, 20);
@@ -93,7 +93,7 @@ test('catch-up returns log records after a seq with the base epoch; truncated hi
   await withNode(
     async ({ client }) => {
       await client.open('v1', 4 * MiB, 1);
-      for (let s = 1; s <= 40; s++) await client.write('v1', entry(s, 0, Buffer.alloc(8192, s)), false);
+      for (let s = 1; s <= 40; s++) await client.write('v1', 1, entry(s, 0, Buffer.alloc(8192, s)), false);
       const { baseEpoch, entries } = await client.catchUp('v1', 38, MiB);
       assert.equal(baseEpoch, 1);
       assert.deepEqual(
@@ -111,7 +111,7 @@ test('catch-up returns log records after a seq with the base epoch; truncated hi
 test('a corrupted block is detected on read and the node reports degraded health', async () => {
   await withNode(async ({ client, dir, restart }) => {
     await client.open('v1', MiB, 1);
-    await client.write('v1', entry(1, 0, Buffer.alloc(8192, 9)), true);
+    await client.write('v1', 1, entry(1, 0, Buffer.alloc(8192, 9)), true);
     // After restart: replay of the log would otherwise repair the damage.
     const c2 = await restart();
     await c2.status('v1'); // loads (and replays) the volume

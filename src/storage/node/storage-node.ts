@@ -147,7 +147,7 @@ export class StorageNode {
       case 'write':
         return {
           op: 'position',
-          position: await (await this.#existing(req.volume)).write(req.entry, req.fua),
+          position: await (await this.#existing(req.volume)).write(req.epoch, req.entry, req.fua),
         };
       case 'read':
         if (req.length > MAX_DATA)

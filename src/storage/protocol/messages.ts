@@ -43,7 +43,11 @@ export type WriteEntry = {
 
 export type Request =
   | { op: 'open'; volume: string; size: number; epoch: number }
-  | { op: 'write'; volume: string; entry: WriteEntry; fua: boolean }
+  /**
+   * `epoch` fences the sender; `entry.epoch` is the epoch the write was first issued in
+   * (older than `epoch` when a frontend replays log records to a lagging replica).
+   */
+  | { op: 'write'; volume: string; epoch: number; entry: WriteEntry; fua: boolean }
   | { op: 'read'; volume: string; offset: number; length: number }
   | { op: 'flush'; volume: string; epoch: number }
   | { op: 'status'; volume: string }
@@ -105,7 +109,7 @@ export function encodeRequest(id: number, req: Request): Buffer[] {
       break;
     case 'write': {
       const e = req.entry;
-      w.str(req.volume);
+      w.str(req.volume).u64(req.epoch);
       writeEntryHeader(w, e);
       w.u8(req.fua ? 1 : 0);
       payload = e.data;
@@ -160,12 +164,13 @@ export function decodeRequest(body: Buffer): { id: number; req: Request } {
       return { id, req: { op: 'open', volume: r.str(), size: r.u64(), epoch: r.u64() } };
     case Op.write: {
       const volume = r.str();
+      const epoch = r.u64();
       const h = readEntryHeader(r);
       const fua = r.u8() === 1;
       const data = h.kind === 'data' ? r.rest() : undefined;
       if (data !== undefined && data.length !== h.length)
         throw new StorageError('Protocol', 'write length mismatch');
-      return { id, req: { op: 'write', volume, entry: { ...h, data }, fua } };
+      return { id, req: { op: 'write', volume, epoch, entry: { ...h, data }, fua } };
     }
     case Op.read:
       return { id, req: { op: 'read', volume: r.str(), offset: r.u64(), length: r.u32() } };

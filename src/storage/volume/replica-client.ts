@@ -95,8 +95,8 @@ export class ReplicaClient {
   async open(volume: string, size: number, epoch: number): Promise<ReplicaPosition> {
     return position(await this.#call({ op: 'open', volume, size, epoch }));
   }
-  async write(volume: string, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
-    return position(await this.#call({ op: 'write', volume, entry, fua }));
+  async write(volume: string, epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'write', volume, epoch, entry, fua }));
   }
   async read(volume: string, offset: number, length: number): Promise<Buffer> {
     const r = await this.#call({ op: 'read', volume, offset, length });

@@ -1,0 +1,363 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { StorageError } from '../errors.ts';
+import { BufReader, BufWriter } from '../io/codec.ts';
+import { Semaphore } from '../io/semaphore.ts';
+import { SocketReader } from '../io/socket-reader.ts';
+import type { BlockDevice } from './block-device.ts';
+import * as C from './constants.ts';
+
+export type NbdServerOptions = {
+  /** Exports by name; the first is also served for the empty (default) name. */
+  readonly exports: ReadonlyMap<string, BlockDevice>;
+  /** Requests in flight per connection before the server stops reading (default 32). */
+  readonly maxInFlight?: number;
+  /** Largest READ/WRITE payload accepted (default 32 MiB); advertised as the maximum block size. */
+  readonly maxPayload?: number;
+};
+
+const MAX_OPTION_LENGTH = 64 * 1024;
+
+/**
+ * An NBD server (fixed newstyle only, no TLS) per the protocol document.
+ *
+ * Guarantees: replies to FLUSH and FUA requests are sent only after the device resolved
+ * them; structured replies (READ only) when negotiated, simple replies otherwise;
+ * per-connection at most `maxInFlight` requests and their payloads are held, beyond that
+ * the socket is not read (TCP backpressure). DISC waits for in-flight requests, then closes.
+ * Protocol violations end the connection (a "hard disconnect").
+ */
+export class NbdServer {
+  readonly #opts: NbdServerOptions;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+
+  constructor(opts: NbdServerOptions) {
+    this.#opts = opts;
+  }
+
+  async listen(port = 0, host = '127.0.0.1'): Promise<number> {
+    const server = createServer((s) => this.#serve(s));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new StorageError('Io', 'no TCP address');
+    return addr.port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #serve(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const conn = new Connection(socket, this.#opts);
+    conn.run().then(
+      () => socket.end(),
+      () => socket.destroy(),
+    );
+  }
+}
+
+class Connection {
+  readonly #socket: Socket;
+  readonly #reader: SocketReader;
+  readonly #opts: NbdServerOptions;
+  readonly #maxPayload: number;
+  #structured = false;
+  #noZeroes = false;
+
+  constructor(socket: Socket, opts: NbdServerOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#maxPayload = opts.maxPayload ?? 32 * 1024 * 1024;
+    this.#reader = new SocketReader(socket, 1024 * 1024);
+  }
+
+  async run(): Promise<void> {
+    const device = await this.#handshake();
+    if (device === undefined) return;
+    await this.#transmit(device);
+  }
+
+  #find(name: string): BlockDevice | undefined {
+    if (name === '') return this.#opts.exports.values().next().value;
+    return this.#opts.exports.get(name);
+  }
+
+  #flags(device: BlockDevice): number {
+    let f =
+      C.TFLAG_HAS_FLAGS |
+      C.TFLAG_SEND_FLUSH |
+      C.TFLAG_SEND_FUA |
+      C.TFLAG_SEND_TRIM |
+      C.TFLAG_SEND_WRITE_ZEROES;
+    if (device.multiConn) f |= C.TFLAG_CAN_MULTI_CONN;
+    return f;
+  }
+
+  #optReply(option: number, type: number, data: Buffer = Buffer.alloc(0)): void {
+    const h = Buffer.alloc(20);
+    h.writeBigUInt64BE(C.OPT_REPLY_MAGIC, 0);
+    h.writeUInt32BE(option, 8);
+    h.writeUInt32BE(type, 12);
+    h.writeUInt32BE(data.length, 16);
+    this.#socket.write(h);
+    if (data.length > 0) this.#socket.write(data);
+  }
+
+  /** Option haggling; resolves with the export to serve, or undefined if the client left. */
+  async #handshake(): Promise<BlockDevice | undefined> {
+    const hello = Buffer.alloc(18);
+    hello.writeBigUInt64BE(C.NBDMAGIC, 0);
+    hello.writeBigUInt64BE(C.IHAVEOPT, 8);
+    hello.writeUInt16BE(C.FLAG_FIXED_NEWSTYLE | C.FLAG_NO_ZEROES, 16);
+    this.#socket.write(hello);
+    const clientFlags = (await this.#reader.read(4)).readUInt32BE(0);
+    if ((clientFlags & ~(C.FLAG_C_FIXED_NEWSTYLE | C.FLAG_C_NO_ZEROES)) !== 0) {
+      throw new StorageError('Protocol', `unknown client flags ${clientFlags}`);
+    }
+    this.#noZeroes = (clientFlags & C.FLAG_C_NO_ZEROES) !== 0;
+    for (;;) {
+      const head = await this.#reader.read(16);
+      if (head.readBigUInt64BE(0) !== C.IHAVEOPT) throw new StorageError('Protocol', 'bad option magic');
+      const option = head.readUInt32BE(8);
+      const length = head.readUInt32BE(12);
+      if (length > MAX_OPTION_LENGTH) throw new StorageError('Protocol', `option of ${length} bytes`);
+      const data = await this.#reader.read(length);
+      switch (option) {
+        case C.OPT_EXPORT_NAME: {
+          const device = this.#find(data.toString('utf8'));
+          if (device === undefined) return undefined; // this option cannot fail politely
+          const w = new BufWriter().u64(device.size).u16(this.#flags(device));
+          this.#socket.write(w.finish());
+          if (!this.#noZeroes) this.#socket.write(Buffer.alloc(124));
+          return device;
+        }
+        case C.OPT_ABORT:
+          this.#optReply(option, C.REP_ACK);
+          return undefined;
+        case C.OPT_LIST:
+          if (length !== 0) {
+            this.#optReply(option, C.REP_ERR_INVALID);
+            break;
+          }
+          for (const name of this.#opts.exports.keys())
+            this.#optReply(option, C.REP_SERVER, new BufWriter().str(name).finish());
+          this.#optReply(option, C.REP_ACK);
+          break;
+        case C.OPT_STRUCTURED_REPLY:
+          if (length !== 0) {
+            this.#optReply(option, C.REP_ERR_INVALID);
+            break;
+          }
+          this.#structured = true;
+          this.#optReply(option, C.REP_ACK);
+          break;
+        case C.OPT_INFO:
+        case C.OPT_GO: {
+          const device = this.#infoOrGo(option, data);
+          if (option === C.OPT_GO && device !== undefined) return device;
+          break;
+        }
+        case C.OPT_STARTTLS:
+          this.#optReply(option, C.REP_ERR_POLICY, Buffer.from('TLS is not enabled on this server'));
+          break;
+        default:
+          this.#optReply(option, C.REP_ERR_UNSUP);
+      }
+    }
+  }
+
+  #infoOrGo(option: number, data: Buffer): BlockDevice | undefined {
+    let name: string;
+    const requests: number[] = [];
+    try {
+      const r = new BufReader(data);
+      name = r.str(4096);
+      const n = r.u16();
+      for (let i = 0; i < n; i++) requests.push(r.u16());
+      if (r.remaining !== 0) throw new StorageError('Protocol', 'trailing bytes');
+    } catch {
+      this.#optReply(option, C.REP_ERR_INVALID, Buffer.from('malformed NBD_OPT_INFO/GO'));
+      return undefined;
+    }
+    const device = this.#find(name);
+    if (device === undefined) {
+      this.#optReply(option, C.REP_ERR_UNKNOWN, Buffer.from(`no export named ${JSON.stringify(name)}`));
+      return undefined;
+    }
+    this.#optReply(
+      option,
+      C.REP_INFO,
+      new BufWriter().u16(C.INFO_EXPORT).u64(device.size).u16(this.#flags(device)).finish(),
+    );
+    // Always sent: byte granularity (minimum 1), so clients need not align requests.
+    this.#optReply(
+      option,
+      C.REP_INFO,
+      new BufWriter().u16(C.INFO_BLOCK_SIZE).u32(1).u32(4096).u32(this.#maxPayload).finish(),
+    );
+    if (requests.includes(C.INFO_NAME)) {
+      const bytes = Buffer.from(name, 'utf8');
+      this.#optReply(option, C.REP_INFO, new BufWriter().u16(C.INFO_NAME).bytes(bytes).finish());
+    }
+    this.#optReply(option, C.REP_ACK);
+    return device;
+  }
+
+  async #transmit(device: BlockDevice): Promise<void> {
+    const slots = new Semaphore(this.#opts.maxInFlight ?? 32);
+    const inFlight = new Set<Promise<void>>();
+    for (;;) {
+      await slots.acquire();
+      const h = await this.#reader.read(28).catch(() => undefined);
+      if (h === undefined) break; // client hung up
+      if (h.readUInt32BE(0) !== C.REQUEST_MAGIC) throw new StorageError('Protocol', 'bad request magic');
+      const flags = h.readUInt16BE(4);
+      const type = h.readUInt16BE(6);
+      const handle = h.subarray(8, 16);
+      const offset = Number(h.readBigUInt64BE(16));
+      const length = h.readUInt32BE(24);
+      if (type === C.CMD_DISC) break;
+      let payload: Buffer | undefined;
+      if (type === C.CMD_WRITE) {
+        if (length > this.#maxPayload) throw new StorageError('Protocol', `write of ${length} bytes`);
+        payload = await this.#reader.read(length);
+      }
+      const p = this.#execute(device, type, flags, offset, length, payload)
+        .then(
+          (data) => this.#reply(type, handle, offset, length, 0, data),
+          (err: unknown) => this.#reply(type, handle, offset, length, errno(err), undefined),
+        )
+        .then(() => this.#drained());
+      const tracked = p.finally(() => {
+        inFlight.delete(tracked);
+        slots.release();
+      });
+      inFlight.add(tracked);
+    }
+    await Promise.all(inFlight);
+  }
+
+  async #execute(
+    d: BlockDevice,
+    type: number,
+    flags: number,
+    offset: number,
+    length: number,
+    payload: Buffer | undefined,
+  ): Promise<Buffer | undefined> {
+    const fua = (flags & C.CMD_FLAG_FUA) !== 0;
+    const inRange = offset + length <= d.size;
+    switch (type) {
+      case C.CMD_READ:
+        if (!inRange || length > this.#maxPayload) throw new NbdError(C.EINVAL);
+        return length === 0 ? Buffer.alloc(0) : d.read(offset, length);
+      case C.CMD_WRITE:
+        if (!inRange) throw new NbdError(C.ENOSPC);
+        if (length > 0) await d.write(offset, payload ?? Buffer.alloc(0), fua);
+        return undefined;
+      case C.CMD_FLUSH:
+        await d.flush();
+        return undefined;
+      case C.CMD_TRIM:
+        if (!inRange) throw new NbdError(C.EINVAL);
+        if (length > 0) await d.trim(offset, length, fua);
+        return undefined;
+      case C.CMD_WRITE_ZEROES:
+        if (!inRange) throw new NbdError(C.ENOSPC);
+        if (length > 0) await d.writeZeroes(offset, length, fua);
+        return undefined;
+      default:
+        throw new NbdError(C.EINVAL);
+    }
+  }
+
+  /** Resolves once the socket's send buffer is below its high-water mark (or it closed). */
+  async #drained(): Promise<void> {
+    const s = this.#socket;
+    if (!s.writableNeedDrain || s.destroyed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        s.off('drain', done);
+        s.off('close', done);
+        resolve();
+      };
+      s.on('drain', done);
+      s.on('close', done);
+    });
+  }
+
+  #reply(
+    type: number,
+    handle: Buffer,
+    offset: number,
+    length: number,
+    error: number,
+    data: Buffer | undefined,
+  ): void {
+    if (this.#socket.destroyed) return;
+    if (type === C.CMD_READ && this.#structured) {
+      const h = Buffer.alloc(20);
+      h.writeUInt32BE(C.STRUCTURED_REPLY_MAGIC, 0);
+      h.writeUInt16BE(C.REPLY_FLAG_DONE, 4);
+      handle.copy(h, 8);
+      if (error !== 0) {
+        const msg = Buffer.from('read failed');
+        h.writeUInt16BE(C.REPLY_TYPE_ERROR, 6);
+        h.writeUInt32BE(6 + msg.length, 16);
+        this.#socket.write(
+          Buffer.concat([h, new BufWriter().u32(error).u16(msg.length).bytes(msg).finish()]),
+        );
+      } else if (data === undefined || data.length === 0) {
+        h.writeUInt16BE(C.REPLY_TYPE_NONE, 6);
+        this.#socket.write(h);
+      } else {
+        h.writeUInt16BE(C.REPLY_TYPE_OFFSET_DATA, 6);
+        h.writeUInt32BE(8 + data.length, 16);
+        const off = Buffer.alloc(8);
+        off.writeBigUInt64BE(BigInt(offset));
+        this.#socket.write(Buffer.concat([h, off]));
+        this.#socket.write(data);
+      }
+      return;
+    }
+    const h = Buffer.alloc(16);
+    h.writeUInt32BE(C.SIMPLE_REPLY_MAGIC, 0);
+    h.writeUInt32BE(error, 4);
+    handle.copy(h, 8);
+    this.#socket.write(h);
+    if (error === 0 && data !== undefined && data.length > 0) this.#socket.write(data);
+    // A simple reply to a failed READ cannot tell the client "no payload follows": the
+    // spec lets the server send `length` bytes the client then ignores.
+    else if (error !== 0 && type === C.CMD_READ && length <= this.#maxPayload)
+      this.#socket.write(Buffer.alloc(length));
+  }
+}
+
+class NbdError extends Error {
+  readonly code = 'NbdErrno';
+  readonly errno: number;
+  constructor(errno: number) {
+    super(`nbd errno ${errno}`);
+    this.errno = errno;
+  }
+}
+
+function errno(err: unknown): number {
+  if (err instanceof NbdError) return err.errno;
+  if (err instanceof StorageError) {
+    if (err.code === 'Invalid') return C.EINVAL;
+    if (err.code === 'NoSpace') return C.ENOSPC;
+  }
+  return C.EIO;
+}

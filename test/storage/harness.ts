@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NbdServer } from '../../src/storage/nbd/nbd-server.ts';
+import { StorageNode } from '../../src/storage/node/storage-node.ts';
+import { ReplicatedVolume, type AckMode } from '../../src/storage/volume/replicated-volume.ts';
+
+export const MiB = 1024 * 1024;
+export const run = promisify(execFile);
+
+/** Something a test started and must stop, newest first, even when the test fails. */
+export class Cleanup {
+  readonly #steps: (() => Promise<void> | void)[] = [];
+  add(step: () => Promise<void> | void): void {
+    this.#steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.#steps.reverse()) await Promise.resolve(step()).catch(() => undefined);
+  }
+}
+
+export async function tempDir(cleanup: Cleanup, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanup.add(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts `count` in-process storage nodes on 127.0.0.1. */
+export async function startNodes(
+  cleanup: Cleanup,
+  count: number,
+): Promise<{ nodeId: string; port: number }[]> {
+  const out: { nodeId: string; port: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const nodeId = `n${i + 1}`;
+    const node = new StorageNode({
+      nodeId,
+      dir: await tempDir(cleanup, `meridian-${nodeId}-`),
+      labels: { site: `s${i + 1}` },
+      capacityBytes: 1024 * MiB,
+    });
+    const port = await node.listen();
+    cleanup.add(() => node.close());
+    out.push({ nodeId, port });
+  }
+  return out;
+}
+
+/** A replicated volume over `ports`, exported by an NBD server; returns the NBD URI. */
+export async function exportVolume(
+  cleanup: Cleanup,
+  nodes: readonly { nodeId: string; port: number }[],
+  opts: { id?: string; sizeBytes: number; ackMode?: AckMode; durability?: number },
+): Promise<{ volume: ReplicatedVolume; uri: string; port: number }> {
+  const id = opts.id ?? 'vol1';
+  const volume = await ReplicatedVolume.open({
+    id,
+    sizeBytes: opts.sizeBytes,
+    replicas: nodes.map((n) => ({ nodeId: n.nodeId, endpoint: { host: '127.0.0.1', port: n.port } })),
+    ackMode: opts.ackMode ?? 'fastest',
+    durability: opts.durability ?? nodes.length,
+  });
+  cleanup.add(() => volume.close());
+  const server = new NbdServer({ exports: new Map([[id, volume]]) });
+  const port = await server.listen();
+  cleanup.add(() => server.close());
+  return { volume, uri: `nbd://127.0.0.1:${port}/${id}`, port };
+}
