@@ -72,6 +72,8 @@ export interface WatchOptions {
   readonly fieldSelector?: string;
   /** Send initial events as ADDED then a bookmark (WatchList, Kubernetes ≥ 1.32). Not used by `watcher.ts`. */
   readonly sendInitialEvents?: boolean;
+  /** Required (`NotOlderThan`) with `sendInitialEvents`. */
+  readonly resourceVersionMatch?: 'NotOlderThan';
 }
 
 /** RFC 6902 operations. */
