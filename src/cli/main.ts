@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `meridian` command.
+import { Command, InvalidArgumentError } from 'commander';
+import { runDemo } from './demo.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 20)
+    throw new InvalidArgumentError('expected a whole number from 1 to 20');
+  return n;
+}
+
+const program = new Command('meridian')
+  .description('One control plane for many Kubernetes clusters.')
+  .showHelpAfterError('(run with --help for usage)');
+
+program
+  .command('demo')
+  .description('start a local hub and simulated member clusters and print how to reach them')
+  .option('--members <n>', 'number of member clusters', positiveInt, 3)
+  .option('--dir <path>', 'keep state in this directory (default: a temporary one removed on exit)')
+  .action(async (opts: { members: number; dir?: string }) => {
+    await runDemo(opts);
+  });
+
+await program.parseAsync();
