@@ -8,3 +8,4 @@ export * from './resource-binding.ts';
 export * from './work.ts';
 export * from './quantity.ts';
 export { check, type CheckResult } from './validate.ts';
+export * from './selector.ts';
