@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,4 +67,32 @@ export async function exportVolume(
   const port = await server.listen();
   cleanup.add(() => server.close());
   return { volume, uri: `nbd://127.0.0.1:${port}/${id}`, port };
+}
+
+/** Runs a storage node as a child process (`src/storage/node/main.ts`); resolves once it listens. */
+export async function spawnNode(
+  cleanup: Cleanup,
+  opts: { id: string; dir: string; port?: number },
+): Promise<{ port: number; kill: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['src/storage/node/main.ts', '--id', opts.id, '--dir', opts.dir, '--port', String(opts.port ?? 0)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  cleanup.add(kill);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`storage node ${opts.id} exited with ${code}`)));
+  });
+  return { port: (JSON.parse(line) as { port: number }).port, kill };
 }

@@ -554,6 +554,14 @@ export class ReplicatedVolume implements BlockDevice {
     };
   }
 
+  /**
+   * Resolves when `check(status())` holds, re-evaluated on every replica state change
+   * (no polling); rejects if the volume is fenced or closed first.
+   */
+  waitFor(check: (s: ReturnType<ReplicatedVolume['status']>) => boolean): Promise<void> {
+    return this.#until(() => check(this.status()));
+  }
+
   /** Resolves once every live replica has applied every write so far (for tests and drains). */
   async settled(): Promise<void> {
     const target = this.#headSeq;

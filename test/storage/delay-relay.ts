@@ -1,0 +1,81 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * The tests' WAN emulator (these kernels have no `tc netem`): a TCP relay that delivers
+ * every segment `delayMs` after it arrived, independently in each direction, preserving
+ * order. Buffers are bounded: past `maxBufferedBytes` queued in one direction the sending
+ * side is paused until the queue drains below half.
+ */
+export class DelayRelay {
+  readonly #target: { host: string; port: number };
+  readonly #maxBuffered: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  delayMs: number;
+
+  constructor(target: { host: string; port: number }, delayMs: number, maxBufferedBytes = 8 * 1024 * 1024) {
+    this.#target = target;
+    this.delayMs = delayMs;
+    this.#maxBuffered = maxBufferedBytes;
+  }
+
+  async listen(): Promise<number> {
+    const server = createServer((client) => {
+      const upstream = connect(this.#target);
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.setNoDelay(true);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      this.#pipe(client, upstream);
+      this.#pipe(upstream, client);
+    });
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('relay has no address');
+    return addr.port;
+  }
+
+  #pipe(from: Socket, to: Socket): void {
+    const queue: { due: number; chunk: Buffer }[] = [];
+    let bytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const deliver = (): void => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && (queue[0]?.due ?? Infinity) <= now + 0.5) {
+        const { chunk } = queue.shift() as { due: number; chunk: Buffer };
+        bytes -= chunk.length;
+        to.write(chunk);
+      }
+      if (bytes < this.#maxBuffered / 2 && from.isPaused()) from.resume();
+      if (queue.length > 0) timer = setTimeout(deliver, (queue[0]?.due ?? 0) - performance.now());
+      else if (ended) to.end();
+    };
+    from.on('data', (chunk: Buffer) => {
+      queue.push({ due: performance.now() + this.delayMs, chunk });
+      bytes += chunk.length;
+      if (bytes >= this.#maxBuffered) from.pause();
+      timer ??= setTimeout(deliver, this.delayMs);
+    });
+    from.on('end', () => {
+      ended = true;
+      if (queue.length === 0) to.end();
+    });
+    from.on('close', () => {
+      if (timer !== undefined && to.destroyed) clearTimeout(timer);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    const server = this.#server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
