@@ -123,7 +123,6 @@ export const ClusterSchema = KubeObject(Kinds.Cluster, ClusterSpec, ClusterStatu
     rule(
       `size(self.metadata.name) <= ${CLUSTER_NAME_MAX_LENGTH} && self.metadata.name.matches('${DNS_LABEL_PATTERN}')`,
       `metadata.name must be a DNS label of at most ${CLUSTER_NAME_MAX_LENGTH} characters, so that namespace meridian-cluster-<name> is valid`,
-      { fieldPath: '.metadata.name' },
     ),
   ],
 });

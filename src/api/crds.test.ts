@@ -136,3 +136,46 @@ test('lists under CEL rules are bounded, so the API server can estimate rule cos
     walk(crd.spec.versions[0]?.schema.openAPIV3Schema, '', undefined);
   }
 });
+
+/** The schema node at `path` (`.a.b`) under `node`, following `properties` only. */
+function nodeAt(node: unknown, path: string): Record<string, unknown> | undefined {
+  let cur = node as Record<string, unknown> | undefined;
+  for (const seg of path.split('.').filter(Boolean)) {
+    cur = (cur?.['properties'] as Record<string, Record<string, unknown>> | undefined)?.[seg];
+  }
+  return cur;
+}
+
+test('CEL rules only reference typed, declared fields, and fieldPaths exist', () => {
+  // Regressions: a rule reading an untyped (any-JSON) field fails to compile in the API
+  // server ("undefined field"), and a fieldPath into metadata is "not a valid path".
+  for (const crd of crds) {
+    const walk = (node: unknown, path: string) => {
+      if (typeof node !== 'object' || node === null) return;
+      const n = node as Record<string, unknown>;
+      for (const r of (n['x-kubernetes-validations'] as
+        Array<{ rule: string; fieldPath?: string }> | undefined) ?? []) {
+        for (const [, field] of r.rule.matchAll(/\bself\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()/g)) {
+          const child = nodeAt(n, `.${field}`);
+          const where = `${crd.metadata.name} ${path}: rule ${r.rule}`;
+          assert.ok(child, `${where} reads undeclared field ${field}`);
+          assert.ok(
+            child['type'] !== undefined || child['x-kubernetes-int-or-string'] === true,
+            `${where} reads untyped field ${field}`,
+          );
+        }
+        if (r.fieldPath) {
+          const target = nodeAt(n, r.fieldPath);
+          assert.ok(
+            target,
+            `${crd.metadata.name} ${path}: fieldPath ${r.fieldPath} must name a declared field`,
+          );
+        }
+      }
+      for (const [k, child] of Object.entries((n['properties'] as Record<string, unknown>) ?? {}))
+        walk(child, `${path}.${k}`);
+      if (n['items']) walk(n['items'], `${path}[]`);
+    };
+    walk(crd.spec.versions[0]?.schema.openAPIV3Schema, '');
+  }
+});

@@ -78,7 +78,11 @@ export const PlaintextOverrider = Type.Object(
     operator: StringEnum(OverrideOperators),
     value: Type.Optional(AnyJson()),
   },
-  { 'x-kubernetes-validations': [valueMatchesOperator('plaintext[]')] },
+  {
+    // No CEL rule on `value`: CEL cannot see an untyped (any JSON) field, so whether value
+    // is present for add/replace is checked when the override is rendered.
+    description: 'value is required for add/replace and ignored for remove.',
+  },
 );
 export type PlaintextOverrider = Static<typeof PlaintextOverrider>;
 
