@@ -55,7 +55,8 @@ export class DelayRelay {
         to.write(chunk);
       }
       if (bytes < this.#maxBuffered / 2 && from.isPaused()) from.resume();
-      if (queue.length > 0) timer = setTimeout(deliver, (queue[0]?.due ?? 0) - performance.now());
+      if (queue.length > 0)
+        timer = setTimeout(deliver, Math.max(0, (queue[0]?.due ?? 0) - performance.now()));
       else if (ended) to.end();
     };
     from.on('data', (chunk: Buffer) => {

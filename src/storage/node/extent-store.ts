@@ -7,7 +7,7 @@ export const EXTENT_SIZE = 1024 * 1024;
 export const BLOCK_SIZE = 4096;
 /** Per block: u32 crc, u32 state (0 = never written, reads as zeroes; 1 = written). */
 const SUM_ENTRY = 8;
-const MAX_OPEN_EXTENTS = 32;
+const MAX_OPEN_EXTENTS = 128;
 
 type Extent = { dat: FileHandle; sum: FileHandle; dirty: boolean };
 
@@ -23,6 +23,8 @@ type Extent = { dat: FileHandle; sum: FileHandle; dirty: boolean };
 export class ExtentStore {
   readonly #dir: string;
   readonly #open = new Map<number, Extent>();
+  /** Extents written since the last `sync()` whose handles were closed (LRU eviction). */
+  readonly #dirtyClosed = new Set<number>();
   #checksumErrors = 0;
 
   private constructor(dir: string) {
@@ -48,7 +50,9 @@ export class ExtentStore {
     if (this.#open.size >= MAX_OPEN_EXTENTS) {
       const [oldest, ext] = this.#open.entries().next().value as [number, Extent];
       this.#open.delete(oldest);
-      await this.#close(ext);
+      // No fsync on eviction (it made random I/O fsync per write): sync() reopens it.
+      if (ext.dirty) this.#dirtyClosed.add(oldest);
+      await Promise.all([ext.dat.close(), ext.sum.close()]);
     }
     const ext: Extent = {
       dat: await openCreate(join(this.#dir, `e${index}.dat`)),
@@ -79,6 +83,7 @@ export class ExtentStore {
   }
 
   async #dropExtent(index: number): Promise<void> {
+    this.#dirtyClosed.delete(index);
     const ext = this.#open.get(index);
     if (ext !== undefined) {
       this.#open.delete(index);
@@ -155,6 +160,17 @@ export class ExtentStore {
 
   /** Makes every write so far durable (fsync of dirtied extent files). */
   async sync(): Promise<void> {
+    for (const index of [...this.#dirtyClosed]) {
+      this.#dirtyClosed.delete(index);
+      for (const suffix of ['dat', 'sum']) {
+        const fh = await open(join(this.#dir, `e${index}.${suffix}`), 'r+');
+        try {
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+      }
+    }
     for (const ext of this.#open.values()) {
       if (!ext.dirty) continue;
       await Promise.all([ext.dat.datasync(), ext.sum.datasync()]);
