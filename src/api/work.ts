@@ -5,6 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { Conditions, KubeObject } from './common.ts';
 import { Kinds } from './constants.ts';
+import { ConflictResolutions } from './propagation-policy.ts';
 import { Healths } from './resource-binding.ts';
 import { EmbeddedResource, RawObject, StringEnum } from './schema.ts';
 
@@ -17,6 +18,12 @@ export const WorkSpec = Type.Object({
   ),
   preserveResourcesOnDeletion: Type.Optional(
     Type.Boolean({ description: 'Leave the applied objects in the member when this Work is deleted.' }),
+  ),
+  conflictResolution: Type.Optional(
+    StringEnum(ConflictResolutions, {
+      description:
+        'When a manifest names an object that already exists in the member and Meridian did not create it: Abort (default) reports a Conflict, Overwrite takes it over. The manifest annotation meridian.dev/conflict-resolution wins over this.',
+    }),
   ),
 });
 export type WorkSpec = Static<typeof WorkSpec>;
@@ -37,6 +44,24 @@ export const ManifestStatus = Type.Object({
   identifier: ManifestIdentifier,
   status: Type.Optional(RawObject({ description: "The member object's status." })),
   health: Type.Optional(StringEnum(Healths)),
+  applied: Type.Optional(Type.Boolean({ description: 'The manifest is applied as the Work says.' })),
+  message: Type.Optional(
+    Type.String({ maxLength: 4096, description: 'Why it is not applied (conflict, member rejection).' }),
+  ),
+  appliedGeneration: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      format: 'int64',
+      description: "The member object's metadata.generation right after Meridian last applied it.",
+    }),
+  ),
+  observedGeneration: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      format: 'int64',
+      description: 'The Work metadata.generation this manifest was last applied from.',
+    }),
+  ),
 });
 export type ManifestStatus = Static<typeof ManifestStatus>;
 
