@@ -9,3 +9,13 @@ export * from './work.ts';
 export * from './quantity.ts';
 export { check, type CheckResult } from './validate.ts';
 export * from './selector.ts';
+export {
+  buildCrd,
+  buildCrds,
+  crdFileName,
+  kindDefinitions,
+  renderCrd,
+  type CustomResourceDefinition,
+  type KindDefinition,
+  type PrinterColumn,
+} from './crds.ts';
