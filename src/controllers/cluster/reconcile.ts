@@ -1,0 +1,419 @@
+/**
+ * The Cluster reconciler (push mode). For one Cluster it:
+ * - holds the `meridian.dev/cluster-cleanup` finalizer: on deletion the cluster's Works are
+ *   deleted and gone (their own finalizers clean the member first), then its execution
+ *   namespace, and only then is the Cluster released;
+ * - keeps the execution namespace `meridian-cluster-<name>` present and labelled;
+ * - probes the member's health on a timer (the one deliberate timer of the design: push mode
+ *   has no agent to heartbeat): `/readyz`, `/version` and, when discovery changed, its APIs;
+ * - computes the resource summary from the member's node and pod informers;
+ * - writes `status` by server-side apply only when something it owns changed.
+ *
+ * State kept in memory per cluster (probe timing, failures, last discovery) is a cache: after a
+ * restart the first reconcile probes again. Entries are dropped when the Cluster is gone or its
+ * connection is replaced, so memory is bounded by the number of Clusters.
+ */
+import {
+  API_VERSION,
+  ConditionTypes,
+  FIELD_MANAGER,
+  Finalizers,
+  GROUP,
+  Kinds,
+  Labels,
+  Plurals,
+  VERSION,
+  clusterNamespace,
+  type APIEnablement,
+  type Cluster,
+  type ClusterStatus,
+  type Condition,
+} from '../../api/index.ts';
+import type { ApiClient, ResourceType } from '../../kube/api-client.ts';
+import type { ReconcileContext, Reconciler, Result } from '../../kube/controller.ts';
+import { NotFoundError } from '../../kube/errors.ts';
+import { withFinalizer } from '../../kube/finalizer.ts';
+import type { Logger } from '../../kube/log.ts';
+import { objectKey, refOf, type ObjectKey } from '../../kube/object-key.ts';
+import type { Recorder } from '../../kube/recorder.ts';
+import type { StoreReader } from '../../kube/store.ts';
+import type { KubeObject } from '../../kube/wire.ts';
+import { CRDS, NAMESPACES } from '../bootstrap/install-crds.ts';
+import type { MemberConnection, MemberRegistry } from '../context.ts';
+import { CLUSTERS, hasConnectionErrors } from '../members/registry.ts';
+import {
+  FAILURE_THRESHOLD,
+  notConnectedCondition,
+  readyCondition,
+  setCondition,
+  type ConditionInput,
+  type ProbeOutcome,
+} from './conditions.ts';
+import { discover, groupVersions, probe } from './probe.ts';
+import { computeCapacity, toResourceSummary, type Node, type Pod } from './summary.ts';
+
+export { CLUSTERS };
+
+export const WORKS: ResourceType = {
+  group: GROUP,
+  version: VERSION,
+  resource: Plurals.Work,
+  scope: 'Namespaced',
+  kind: Kinds.Work,
+};
+
+export const NODES: ResourceType = {
+  group: '',
+  version: 'v1',
+  resource: 'nodes',
+  scope: 'Cluster',
+  kind: 'Node',
+};
+export const PODS: ResourceType = {
+  group: '',
+  version: 'v1',
+  resource: 'pods',
+  scope: 'Namespaced',
+  kind: 'Pod',
+};
+
+/** Terminal pods hold no resources; leaving them out of the watch keeps the cache small. */
+export const NON_TERMINAL_PODS = { fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' } as const;
+
+/** The member informers the summary and discovery read (shared per connection). */
+export function memberStores(conn: MemberConnection): {
+  readonly nodes: StoreReader<Node>;
+  readonly pods: StoreReader<Pod>;
+  readonly crds: StoreReader<KubeObject>;
+} {
+  return {
+    nodes: conn.informer<Node>(NODES),
+    pods: conn.informer<Pod>(PODS, NON_TERMINAL_PODS),
+    crds: conn.informer(CRDS),
+  };
+}
+
+/** Conditions this controller owns in `status.conditions`. */
+const OWNED_CONDITIONS: ReadonlySet<string> = new Set([
+  ConditionTypes.Ready,
+  ConditionTypes.CompleteAPIEnablements,
+]);
+
+/** A retryable "not yet": cleanup waits for something the API server is still doing. */
+export class WaitingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WaitingError';
+  }
+}
+
+export interface ClusterReconcilerOptions {
+  readonly hub: ApiClient;
+  readonly clusters: StoreReader<Cluster>;
+  /** Execution namespaces (labelled `meridian.dev/cluster`). */
+  readonly namespaces: StoreReader<KubeObject>;
+  readonly members: MemberRegistry;
+  readonly recorder: Recorder;
+  readonly log: Logger;
+  /** Between probes of a healthy (or settled unhealthy) member. Default 10 s, ±20 % jitter. */
+  readonly probeIntervalMs?: number;
+  /** After a failure below the threshold, probe again this soon. Default 2 s. */
+  readonly retryIntervalMs?: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  readonly onReadyChange?: (cluster: string, ready: boolean) => void;
+  readonly onStatusWrite?: (cluster: string) => void;
+}
+
+interface Runtime {
+  readonly connection: MemberConnection;
+  nextProbeAt: number;
+  failures: number;
+  outcome: ProbeOutcome | undefined;
+  version: string | undefined;
+  heartbeat: string | undefined;
+  gvFingerprint: string | undefined;
+  enablements: APIEnablement[] | undefined;
+  failedGroupVersions: string[];
+  discoveryDirty: boolean;
+}
+
+type StatusView = Pick<
+  ClusterStatus,
+  | 'conditions'
+  | 'kubernetesVersion'
+  | 'apiEnablements'
+  | 'resourceSummary'
+  | 'nodeSummary'
+  | 'lastHeartbeatTime'
+>;
+
+export class ClusterReconciler implements Reconciler {
+  readonly name = 'cluster';
+  readonly #o: ClusterReconcilerOptions;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #runtime = new Map<string, Runtime>();
+
+  constructor(opts: ClusterReconcilerOptions) {
+    this.#o = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+  }
+
+  /** The member's CRDs or APIServices changed: rediscover at the next reconcile. */
+  markDiscoveryDirty(cluster: string): void {
+    const rt = this.#runtime.get(cluster);
+    if (rt !== undefined) {
+      rt.discoveryDirty = true;
+      rt.nextProbeAt = 0;
+    }
+  }
+
+  async reconcile(key: ObjectKey, ctx: ReconcileContext): Promise<Result> {
+    const { name } = refOf(key);
+    const cluster = this.#o.clusters.get(key);
+    if (cluster === undefined) {
+      this.#runtime.delete(name);
+      return {};
+    }
+    return withFinalizer(
+      cluster,
+      Finalizers.cluster,
+      { apply: (c) => this.#sync(c, ctx), cleanup: (c) => this.#cleanup(c, ctx) },
+      (ops) => this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal }),
+    );
+  }
+
+  async #sync(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
+    const name = cluster.metadata.name as string;
+    await this.#ensureNamespace(name, ctx.signal);
+    // Pull-mode clusters report their own status through the agent.
+    if (cluster.spec.syncMode !== 'Push') return {};
+
+    const existing = cluster.status ?? {};
+    const nowMs = this.#now();
+    const now = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const conn = this.#o.members.get(name);
+    if (conn === undefined) {
+      this.#runtime.delete(name);
+      const why = hasConnectionErrors(this.#o.members) ? this.#o.members.connectionError(name) : undefined;
+      const status: StatusView = {
+        ...ownedView(existing),
+        conditions: ownConditions(setCondition(existing.conditions, notConnectedCondition(why), now)),
+      };
+      await this.#write(cluster, existing, status, ctx);
+      // The registry's change notification requeues this cluster when it connects.
+      return {};
+    }
+
+    let rt = this.#runtime.get(name);
+    if (rt === undefined || rt.connection !== conn) {
+      rt = {
+        connection: conn,
+        nextProbeAt: 0,
+        failures: 0,
+        outcome: undefined,
+        version: undefined,
+        heartbeat: undefined,
+        gvFingerprint: undefined,
+        enablements: undefined,
+        failedGroupVersions: [],
+        discoveryDirty: true,
+      };
+      this.#runtime.set(name, rt);
+    }
+    if (nowMs >= rt.nextProbeAt) await this.#probe(name, rt, ctx);
+
+    const current = existing.conditions?.find((c) => c.type === ConditionTypes.Ready);
+    const readyInput: ConditionInput =
+      rt.outcome !== undefined
+        ? readyCondition(rt.outcome, rt.failures, current)
+        : (current ?? {
+            type: ConditionTypes.Ready,
+            status: 'Unknown',
+            reason: 'Probing',
+            message: 'not probed yet',
+          });
+    let conditions = setCondition(existing.conditions, readyInput, now);
+    if (rt.enablements !== undefined) {
+      conditions = setCondition(conditions, completeCondition(rt.failedGroupVersions), now);
+    }
+
+    const { nodes, pods } = memberStores(conn);
+    const capacity =
+      nodes.isReady() && pods.isReady() ? computeCapacity(nodes.list(), pods.list()) : undefined;
+    const carried = ownedView(existing);
+    const status: StatusView = {
+      ...carried,
+      conditions: ownConditions(conditions),
+      ...(rt.version === undefined ? {} : { kubernetesVersion: rt.version }),
+      ...(rt.enablements === undefined ? {} : { apiEnablements: rt.enablements }),
+      ...(rt.heartbeat === undefined ? {} : { lastHeartbeatTime: rt.heartbeat }),
+      ...(capacity === undefined
+        ? {}
+        : { resourceSummary: toResourceSummary(capacity), nodeSummary: { ...capacity.nodes } }),
+    };
+    await this.#write(cluster, existing, status, ctx);
+    return { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) };
+  }
+
+  async #probe(name: string, rt: Runtime, ctx: ReconcileContext): Promise<void> {
+    const client = rt.connection.client;
+    const outcome = await probe(client, ctx.signal);
+    const t = this.#now();
+    rt.outcome = outcome;
+    if (outcome.ok) {
+      rt.failures = 0;
+      rt.version = outcome.version;
+      rt.heartbeat = new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      try {
+        const gvs = await groupVersions(client, ctx.signal);
+        const fingerprint = gvs.join(',');
+        if (rt.discoveryDirty || fingerprint !== rt.gvFingerprint) {
+          // The client's discovery cache serves every reader of this member: refresh it.
+          if (rt.gvFingerprint !== undefined) client.invalidateDiscovery();
+          const d = await discover(client, gvs, ctx.signal);
+          rt.enablements = d.enablements;
+          rt.failedGroupVersions = d.failed;
+          rt.gvFingerprint = fingerprint;
+          // Retry failed group versions at the next probe.
+          rt.discoveryDirty = d.failed.length > 0;
+        }
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        rt.discoveryDirty = true;
+        ctx.log.warn({ cluster: name, err }, 'member discovery failed; keeping the previous API list');
+      }
+    } else {
+      rt.failures++;
+      ctx.log.info({ cluster: name, reason: outcome.reason, failures: rt.failures }, outcome.message);
+    }
+    const settled = outcome.ok || rt.failures >= FAILURE_THRESHOLD;
+    const interval = this.#o.probeIntervalMs ?? 10_000;
+    const delay = settled ? interval * (0.8 + 0.4 * this.#random()) : (this.#o.retryIntervalMs ?? 2_000);
+    rt.nextProbeAt = this.#now() + delay;
+  }
+
+  async #write(
+    cluster: Cluster,
+    existing: ClusterStatus,
+    status: StatusView,
+    ctx: ReconcileContext,
+  ): Promise<void> {
+    const name = cluster.metadata.name as string;
+    const before = existing.conditions?.find((c) => c.type === ConditionTypes.Ready);
+    const after = status.conditions?.find((c) => c.type === ConditionTypes.Ready);
+    if (canonical(ownedView(existing)) === canonical(status)) return;
+    const patch: KubeObject & { status: StatusView } = {
+      apiVersion: API_VERSION,
+      kind: Kinds.Cluster,
+      metadata: { name },
+      status,
+    };
+    await this.#o.hub.applyStatus(CLUSTERS, patch, {
+      fieldManager: FIELD_MANAGER,
+      force: true,
+      signal: ctx.signal,
+    });
+    this.#o.onStatusWrite?.(name);
+    if (after !== undefined && after.status !== before?.status) {
+      this.#o.onReadyChange?.(name, after.status === 'True');
+      if (after.status === 'True') this.#o.recorder.event(cluster, 'Normal', 'ClusterReady', after.message);
+      else if (after.status === 'False') {
+        this.#o.recorder.event(cluster, 'Warning', 'ClusterNotReady', `${after.reason}: ${after.message}`);
+      }
+    }
+  }
+
+  async #ensureNamespace(cluster: string, signal: AbortSignal): Promise<void> {
+    const ns = clusterNamespace(cluster);
+    const seen = this.#o.namespaces.get(objectKey(undefined, ns));
+    if (seen !== undefined || !this.#o.namespaces.isReady()) return;
+    await this.#o.hub.apply(
+      NAMESPACES,
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [Labels.cluster]: cluster } } },
+      { fieldManager: FIELD_MANAGER, force: true, signal },
+    );
+  }
+
+  async #cleanup(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
+    const name = cluster.metadata.name as string;
+    const ns = clusterNamespace(name);
+    const hub = this.#o.hub;
+    const works = await hub.list(WORKS, { namespace: ns }, ctx.signal).catch((err: unknown) => {
+      // No namespace (or no Work CRD) means no Works.
+      if (err instanceof NotFoundError) return { items: [] as KubeObject[] };
+      throw err;
+    });
+    for (const w of works.items) {
+      if (w.metadata?.deletionTimestamp !== undefined) continue;
+      await hub
+        .delete(WORKS, { namespace: ns, name: w.metadata?.name as string }, { signal: ctx.signal })
+        .catch(ignoreNotFound);
+    }
+    if (works.items.length > 0) {
+      throw new WaitingError(`waiting for ${works.items.length} Work(s) in namespace ${ns} to be removed`);
+    }
+    await hub.delete(NAMESPACES, { name: ns }, { signal: ctx.signal }).catch(ignoreNotFound);
+    try {
+      await hub.get(NAMESPACES, { name: ns }, { signal: ctx.signal });
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        this.#runtime.delete(name);
+        ctx.log.info({ cluster: name }, 'cluster cleaned up; releasing it');
+        return {};
+      }
+      throw err;
+    }
+    throw new WaitingError(`waiting for namespace ${ns} to be deleted`);
+  }
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!(err instanceof NotFoundError)) throw err;
+}
+
+function completeCondition(failed: readonly string[]): ConditionInput {
+  return failed.length === 0
+    ? {
+        type: ConditionTypes.CompleteAPIEnablements,
+        status: 'True',
+        reason: 'Complete',
+        message: 'every served group version was discovered',
+      }
+    : {
+        type: ConditionTypes.CompleteAPIEnablements,
+        status: 'False',
+        reason: 'DiscoveryFailed',
+        message: `could not list the resources of: ${failed.join(', ')}`,
+      };
+}
+
+function ownConditions(conditions: readonly Condition[]): Condition[] {
+  return conditions.filter((c) => OWNED_CONDITIONS.has(c.type));
+}
+
+/** The part of `status` this controller owns (conditions of other writers left out). */
+function ownedView(s: ClusterStatus): StatusView {
+  const out: { -readonly [K in keyof StatusView]: StatusView[K] } = {};
+  const conditions = ownConditions(s.conditions ?? []);
+  if (conditions.length > 0) out.conditions = conditions;
+  if (s.kubernetesVersion !== undefined) out.kubernetesVersion = s.kubernetesVersion;
+  if (s.apiEnablements !== undefined) out.apiEnablements = s.apiEnablements;
+  if (s.resourceSummary !== undefined) out.resourceSummary = s.resourceSummary;
+  if (s.nodeSummary !== undefined) out.nodeSummary = s.nodeSummary;
+  if (s.lastHeartbeatTime !== undefined) out.lastHeartbeatTime = s.lastHeartbeatTime;
+  return out;
+}
+
+/** JSON with sorted object keys, so equal values compare equal whatever the server's key order. */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
