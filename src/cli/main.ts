@@ -2,6 +2,7 @@
 // The `meridian` command.
 import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
+import { registerJoin } from './join.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -23,4 +24,5 @@ program
     await runDemo(opts);
   });
 
+registerJoin(program);
 await program.parseAsync();

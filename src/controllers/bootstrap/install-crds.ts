@@ -4,7 +4,6 @@
  */
 import { buildCrds, FIELD_MANAGER, type CustomResourceDefinition } from '../../api/index.ts';
 import type { ApiClient, ResourceType } from '../../kube/api-client.ts';
-import { AlreadyExistsError } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 
 export const CRDS: ResourceType = {
@@ -144,19 +143,25 @@ async function waitEstablished(
 }
 
 /**
- * Creates namespace `name` on `hub` unless it exists. Idempotent. Throws a clear error when the
- * namespace exists but is being deleted (nothing can be created in it until it is gone).
+ * Makes sure namespace `name` exists on `hub` with `labels` (server-side apply, field manager
+ * {@link FIELD_MANAGER}). Idempotent. Throws a clear error when the namespace exists but is
+ * being deleted: nothing can be created in it until it is gone.
  */
-export async function ensureNamespace(hub: ApiClient, name: string, signal?: AbortSignal): Promise<void> {
-  const opts = signal === undefined ? {} : { signal };
-  try {
-    await hub.create(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, opts);
-    return;
-  } catch (err) {
-    if (!(err instanceof AlreadyExistsError)) throw err;
-  }
-  const existing = await hub.get<KubeObject & { status?: { phase?: string } }>(NAMESPACES, { name }, opts);
-  if (existing.status?.phase === 'Terminating') {
+export async function ensureNamespace(
+  hub: ApiClient,
+  name: string,
+  opts: { readonly labels?: Readonly<Record<string, string>>; readonly signal?: AbortSignal } = {},
+): Promise<void> {
+  const ns = await hub.apply<KubeObject & { status?: { phase?: string } }>(
+    NAMESPACES,
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, ...(opts.labels ? { labels: opts.labels } : {}) },
+    },
+    { fieldManager: FIELD_MANAGER, force: true, ...(opts.signal ? { signal: opts.signal } : {}) },
+  );
+  if (ns.status?.phase === 'Terminating') {
     throw new Error(`namespace ${name} is being deleted; try again once it is gone`);
   }
 }
