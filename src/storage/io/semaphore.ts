@@ -17,6 +17,13 @@ export class Semaphore {
     return this.#available;
   }
 
+  /** Takes one unit now if free and nobody waits; no promise on the fast path. */
+  tryAcquire(): boolean {
+    if (this.#waiters.length > 0 || this.#available < 1) return false;
+    this.#available--;
+    return true;
+  }
+
   async acquire(n = 1): Promise<number> {
     const want = Math.min(n, this.#capacity);
     if (this.#waiters.length === 0 && this.#available >= want) {

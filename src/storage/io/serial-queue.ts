@@ -5,9 +5,16 @@
  */
 export class SerialQueue {
   #tail: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+
+  /** No task queued or running: work done synchronously now is ordered after all of them. */
+  get idle(): boolean {
+    return this.#pending === 0;
+  }
 
   run<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.#tail.then(task, task);
+    this.#pending++;
+    const next = this.#tail.then(task, task).finally(() => this.#pending--);
     this.#tail = next.catch(() => undefined);
     return next;
   }

@@ -41,6 +41,14 @@ export class SocketReader {
     return this.#length;
   }
 
+  /** Exactly `n` bytes if already buffered (no promise, no event-loop hop), else undefined. */
+  tryRead(n: number): Buffer | undefined {
+    if (this.#length < n) return undefined;
+    const out = this.#take(n);
+    if (this.#length < this.#maxBuffered && this.#socket.isPaused() && !this.#ended) this.#socket.resume();
+    return out;
+  }
+
   /** Resolves with exactly `n` bytes, or rejects if the stream ends first. */
   async read(n: number): Promise<Buffer> {
     this.#wanted = n;

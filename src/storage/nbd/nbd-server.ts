@@ -3,6 +3,7 @@ import { StorageError } from '../errors.ts';
 import { BufReader, BufWriter } from '../io/codec.ts';
 import { Semaphore } from '../io/semaphore.ts';
 import { SocketReader } from '../io/socket-reader.ts';
+import { FrameSink } from '../protocol/frame-io.ts';
 import type { BlockDevice } from './block-device.ts';
 import * as C from './constants.ts';
 
@@ -70,6 +71,8 @@ export class NbdServer {
 class Connection {
   readonly #socket: Socket;
   readonly #reader: SocketReader;
+  /** Replies go through a corked sink: one writev per event-loop turn, not a write per reply. */
+  readonly #sink: FrameSink;
   readonly #opts: NbdServerOptions;
   readonly #maxPayload: number;
   #structured = false;
@@ -80,6 +83,7 @@ class Connection {
     this.#opts = opts;
     this.#maxPayload = opts.maxPayload ?? 32 * 1024 * 1024;
     this.#reader = new SocketReader(socket, 1024 * 1024);
+    this.#sink = new FrameSink(socket);
   }
 
   async run(): Promise<void> {
@@ -218,8 +222,8 @@ class Connection {
     const slots = new Semaphore(this.#opts.maxInFlight ?? 32);
     const inFlight = new Set<Promise<void>>();
     for (;;) {
-      await slots.acquire();
-      const h = await this.#reader.read(28).catch(() => undefined);
+      if (!slots.tryAcquire()) await slots.acquire();
+      const h = this.#reader.tryRead(28) ?? (await this.#reader.read(28).catch(() => undefined));
       if (h === undefined) break; // client hung up
       if (h.readUInt32BE(0) !== C.REQUEST_MAGIC) throw new StorageError('Protocol', 'bad request magic');
       const flags = h.readUInt16BE(4);
@@ -231,14 +235,14 @@ class Connection {
       let payload: Buffer | undefined;
       if (type === C.CMD_WRITE) {
         if (length > this.#maxPayload) throw new StorageError('Protocol', `write of ${length} bytes`);
-        payload = await this.#reader.read(length);
+        payload = this.#reader.tryRead(length) ?? (await this.#reader.read(length));
       }
       const p = this.#execute(device, type, flags, offset, length, payload)
         .then(
           (data) => this.#reply(type, handle, offset, length, 0, data),
           (err: unknown) => this.#reply(type, handle, offset, length, errno(err), undefined),
         )
-        .then(() => this.#drained());
+        .then(() => this.#sink.drained());
       const tracked = p.finally(() => {
         inFlight.delete(tracked);
         slots.release();
@@ -282,21 +286,6 @@ class Connection {
     }
   }
 
-  /** Resolves once the socket's send buffer is below its high-water mark (or it closed). */
-  async #drained(): Promise<void> {
-    const s = this.#socket;
-    if (!s.writableNeedDrain || s.destroyed) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        s.off('drain', done);
-        s.off('close', done);
-        resolve();
-      };
-      s.on('drain', done);
-      s.on('close', done);
-    });
-  }
-
   #reply(
     type: number,
     handle: Buffer,
@@ -315,19 +304,16 @@ class Connection {
         const msg = Buffer.from('read failed');
         h.writeUInt16BE(C.REPLY_TYPE_ERROR, 6);
         h.writeUInt32BE(6 + msg.length, 16);
-        this.#socket.write(
-          Buffer.concat([h, new BufWriter().u32(error).u16(msg.length).bytes(msg).finish()]),
-        );
+        this.#sink.write([h, new BufWriter().u32(error).u16(msg.length).bytes(msg).finish()]);
       } else if (data === undefined || data.length === 0) {
         h.writeUInt16BE(C.REPLY_TYPE_NONE, 6);
-        this.#socket.write(h);
+        this.#sink.write([h]);
       } else {
         h.writeUInt16BE(C.REPLY_TYPE_OFFSET_DATA, 6);
         h.writeUInt32BE(8 + data.length, 16);
-        const off = Buffer.alloc(8);
+        const off = Buffer.allocUnsafe(8);
         off.writeBigUInt64BE(BigInt(offset));
-        this.#socket.write(Buffer.concat([h, off]));
-        this.#socket.write(data);
+        this.#sink.write([h, off, data]);
       }
       return;
     }
@@ -335,12 +321,12 @@ class Connection {
     h.writeUInt32BE(C.SIMPLE_REPLY_MAGIC, 0);
     h.writeUInt32BE(error, 4);
     handle.copy(h, 8);
-    this.#socket.write(h);
-    if (error === 0 && data !== undefined && data.length > 0) this.#socket.write(data);
+    if (error === 0 && data !== undefined && data.length > 0) this.#sink.write([h, data]);
     // A simple reply to a failed READ cannot tell the client "no payload follows": the
     // spec lets the server send `length` bytes the client then ignores.
     else if (error !== 0 && type === C.CMD_READ && length <= this.#maxPayload)
-      this.#socket.write(Buffer.alloc(length));
+      this.#sink.write([h, Buffer.alloc(length)]);
+    else this.#sink.write([h]);
   }
 }
 

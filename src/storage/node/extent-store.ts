@@ -1,5 +1,7 @@
-import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fdatasync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { blockChecksum } from '../checksum.ts';
 import { StorageError } from '../errors.ts';
 
@@ -7,23 +9,30 @@ export const EXTENT_SIZE = 1024 * 1024;
 export const BLOCK_SIZE = 4096;
 /** Per block: u32 crc, u32 state (0 = never written, reads as zeroes; 1 = written). */
 const SUM_ENTRY = 8;
-const MAX_OPEN_EXTENTS = 128;
+/** Open extents per volume (two fds each); 512 covers 512 MiB of random I/O without reopening. */
+const MAX_OPEN_EXTENTS = 512;
+const OPEN_RW = constants.O_RDWR | constants.O_CREAT;
+const fdatasyncAsync = promisify(fdatasync);
 
-type Extent = { dat: FileHandle; sum: FileHandle; dirty: boolean };
+type Extent = { readonly dat: number; readonly sum: number; dirty: boolean; pins: number };
 
 /**
  * A volume's bytes as fixed-size extent files (`e<index>.dat`, sparse) with a sidecar of
  * per-4 KiB-block checksums (`e<index>.sum`).
  *
- * Contract: callers serialize calls (the replica's queue does). Reads verify every block
- * touched and throw `Checksum` on mismatch. Durability is not this layer's job: writes
- * reach the page cache; `sync()` fsyncs every extent dirtied since the last `sync()`.
- * At most {@link MAX_OPEN_EXTENTS} extents hold open file handles (LRU).
+ * Contract: `write` and `read` are synchronous positional I/O on long-lived fds. They hit
+ * the page cache, cost a few µs, and keep ordering trivial (a read sees every write that
+ * returned before it; no two writes interleave). The price: a cold read blocks this
+ * process's event loop for one disk read, which is why a node runs as its own process.
+ * Reads verify every block touched and throw `Checksum` on mismatch. Durability is not
+ * this layer's job: `sync()` fdatasyncs (off the event loop) every extent dirtied before
+ * the call; writes may continue meanwhile. At most {@link MAX_OPEN_EXTENTS} extents hold
+ * open fds (LRU; an extent being synced is pinned, never closed under the fsync).
  */
 export class ExtentStore {
   readonly #dir: string;
   readonly #open = new Map<number, Extent>();
-  /** Extents written since the last `sync()` whose handles were closed (LRU eviction). */
+  /** Extents written since their last sync whose fds were closed (LRU eviction). */
   readonly #dirtyClosed = new Set<number>();
   #checksumErrors = 0;
 
@@ -40,62 +49,71 @@ export class ExtentStore {
     return this.#checksumErrors;
   }
 
-  async #extent(index: number): Promise<Extent> {
+  #extent(index: number): Extent {
     const hit = this.#open.get(index);
     if (hit !== undefined) {
       this.#open.delete(index);
       this.#open.set(index, hit);
       return hit;
     }
-    if (this.#open.size >= MAX_OPEN_EXTENTS) {
-      const [oldest, ext] = this.#open.entries().next().value as [number, Extent];
-      this.#open.delete(oldest);
-      // No fsync on eviction (it made random I/O fsync per write): sync() reopens it.
-      if (ext.dirty) this.#dirtyClosed.add(oldest);
-      await Promise.all([ext.dat.close(), ext.sum.close()]);
-    }
+    if (this.#open.size >= MAX_OPEN_EXTENTS) this.#evictOne();
     const ext: Extent = {
-      dat: await openCreate(join(this.#dir, `e${index}.dat`)),
-      sum: await openCreate(join(this.#dir, `e${index}.sum`)),
+      dat: openSync(join(this.#dir, `e${index}.dat`), OPEN_RW, 0o644),
+      sum: openSync(join(this.#dir, `e${index}.sum`), OPEN_RW, 0o644),
       dirty: false,
+      pins: 0,
     };
     this.#open.set(index, ext);
     return ext;
   }
 
-  async #close(ext: Extent): Promise<void> {
-    if (ext.dirty) await Promise.all([ext.dat.datasync(), ext.sum.datasync()]);
-    await Promise.all([ext.dat.close(), ext.sum.close()]);
+  #evictOne(): void {
+    for (const [index, ext] of this.#open) {
+      if (ext.pins > 0) continue;
+      this.#open.delete(index);
+      // No fsync on eviction (it made random I/O fsync per write): sync() reopens it.
+      if (ext.dirty) this.#dirtyClosed.add(index);
+      closeSync(ext.dat);
+      closeSync(ext.sum);
+      return;
+    }
   }
 
   /** Writes `data` at `offset`; `undefined` data writes zeroes of `length`. */
-  async write(offset: number, length: number, data: Buffer | undefined): Promise<void> {
+  write(offset: number, length: number, data: Buffer | undefined): void {
     let done = 0;
     while (done < length) {
       const pos = offset + done;
       const index = Math.floor(pos / EXTENT_SIZE);
       const within = pos % EXTENT_SIZE;
       const n = Math.min(length - done, EXTENT_SIZE - within);
-      if (data === undefined && within === 0 && n === EXTENT_SIZE) await this.#dropExtent(index);
-      else await this.#writeInExtent(index, within, data?.subarray(done, done + n) ?? Buffer.alloc(n));
+      if (data === undefined && within === 0 && n === EXTENT_SIZE) this.#dropExtent(index);
+      else this.#writeInExtent(index, within, data?.subarray(done, done + n) ?? Buffer.alloc(n));
       done += n;
     }
   }
 
-  async #dropExtent(index: number): Promise<void> {
+  #dropExtent(index: number): void {
     this.#dirtyClosed.delete(index);
     const ext = this.#open.get(index);
-    if (ext !== undefined) {
+    if (ext !== undefined && ext.pins === 0) {
       this.#open.delete(index);
-      ext.dirty = false;
-      await this.#close(ext);
+      closeSync(ext.dat);
+      closeSync(ext.sum);
     }
-    await rm(join(this.#dir, `e${index}.dat`), { force: true });
-    await rm(join(this.#dir, `e${index}.sum`), { force: true });
+    if (ext !== undefined && ext.pins > 0) {
+      // Being fsynced: cannot close under it, so zero it in place instead.
+      this.#writeInExtent(index, 0, Buffer.alloc(EXTENT_SIZE));
+      return;
+    }
+    // The unlink itself becomes durable with the next sync of the directory's data: a
+    // crash may resurrect the old extent, but only for writes that were never flushed.
+    rmSync(join(this.#dir, `e${index}.dat`), { force: true });
+    rmSync(join(this.#dir, `e${index}.sum`), { force: true });
   }
 
-  async #writeInExtent(index: number, within: number, data: Buffer): Promise<void> {
-    const ext = await this.#extent(index);
+  #writeInExtent(index: number, within: number, data: Buffer): void {
+    const ext = this.#extent(index);
     const firstBlock = Math.floor(within / BLOCK_SIZE);
     const lastBlock = Math.floor((within + data.length - 1) / BLOCK_SIZE);
     const alignedStart = firstBlock * BLOCK_SIZE;
@@ -106,43 +124,47 @@ export class ExtentStore {
     } else {
       // Partial blocks: merge with existing bytes so each block's checksum stays whole.
       buf = Buffer.alloc(alignedLen);
-      await ext.dat.read(buf, 0, alignedLen, alignedStart);
+      readSync(ext.dat, buf, 0, alignedLen, alignedStart);
       data.copy(buf, within - alignedStart);
     }
-    const sums = Buffer.allocUnsafe((lastBlock - firstBlock + 1) * SUM_ENTRY);
-    for (let b = 0; b <= lastBlock - firstBlock; b++) {
+    const blocks = lastBlock - firstBlock + 1;
+    const sums = Buffer.allocUnsafe(blocks * SUM_ENTRY);
+    for (let b = 0; b < blocks; b++) {
       sums.writeUInt32BE(blockChecksum(buf.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE)), b * SUM_ENTRY);
       sums.writeUInt32BE(1, b * SUM_ENTRY + 4);
     }
-    await ext.dat.write(buf, 0, alignedLen, alignedStart);
-    await ext.sum.write(sums, 0, sums.length, firstBlock * SUM_ENTRY);
+    writeAll(ext.dat, buf, alignedStart);
+    writeAll(ext.sum, sums, firstBlock * SUM_ENTRY);
     ext.dirty = true;
   }
 
   /** Reads `length` bytes at `offset`, verifying block checksums. */
-  async read(offset: number, length: number): Promise<Buffer> {
-    const out = Buffer.alloc(length);
+  read(offset: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const pos = offset + done;
       const index = Math.floor(pos / EXTENT_SIZE);
       const within = pos % EXTENT_SIZE;
       const n = Math.min(length - done, EXTENT_SIZE - within);
-      await this.#readInExtent(index, within, out.subarray(done, done + n));
+      this.#readInExtent(index, within, out.subarray(done, done + n));
       done += n;
     }
     return out;
   }
 
-  async #readInExtent(index: number, within: number, into: Buffer): Promise<void> {
-    const ext = await this.#extent(index);
+  #readInExtent(index: number, within: number, into: Buffer): void {
+    const ext = this.#extent(index);
     const firstBlock = Math.floor(within / BLOCK_SIZE);
     const lastBlock = Math.floor((within + into.length - 1) / BLOCK_SIZE);
     const blocks = lastBlock - firstBlock + 1;
-    const buf = Buffer.alloc(blocks * BLOCK_SIZE);
+    const aligned = within === firstBlock * BLOCK_SIZE && into.length === blocks * BLOCK_SIZE;
+    // Aligned reads land straight in the caller's buffer (no copy).
+    const buf = aligned ? into : Buffer.allocUnsafe(blocks * BLOCK_SIZE);
+    const got = readSync(ext.dat, buf, 0, buf.length, firstBlock * BLOCK_SIZE);
+    if (got < buf.length) buf.fill(0, got); // sparse tail past EOF reads as zeroes
     const sums = Buffer.alloc(blocks * SUM_ENTRY);
-    await ext.dat.read(buf, 0, buf.length, firstBlock * BLOCK_SIZE);
-    await ext.sum.read(sums, 0, sums.length, firstBlock * SUM_ENTRY);
+    readSync(ext.sum, sums, 0, sums.length, firstBlock * SUM_ENTRY);
     for (let b = 0; b < blocks; b++) {
       const block = buf.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE);
       const written = sums.readUInt32BE(b * SUM_ENTRY + 4) === 1;
@@ -155,41 +177,61 @@ export class ExtentStore {
         );
       }
     }
-    buf.copy(into, 0, within - firstBlock * BLOCK_SIZE);
+    if (!aligned) buf.copy(into, 0, within - firstBlock * BLOCK_SIZE);
   }
 
-  /** Makes every write so far durable (fsync of dirtied extent files). */
+  /** Makes every write that returned before the call durable (fdatasync off the event loop). */
   async sync(): Promise<void> {
-    for (const index of [...this.#dirtyClosed]) {
-      this.#dirtyClosed.delete(index);
-      for (const suffix of ['dat', 'sum']) {
-        const fh = await open(join(this.#dir, `e${index}.${suffix}`), 'r+');
-        try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-      }
-    }
+    const closed = [...this.#dirtyClosed];
+    this.#dirtyClosed.clear();
+    const pinned: Extent[] = [];
     for (const ext of this.#open.values()) {
       if (!ext.dirty) continue;
-      await Promise.all([ext.dat.datasync(), ext.sum.datasync()]);
-      ext.dirty = false;
+      ext.dirty = false; // writes from here on dirty it again for the next sync
+      ext.pins++;
+      pinned.push(ext);
+    }
+    try {
+      for (const ext of pinned) await Promise.all([fdatasyncAsync(ext.dat), fdatasyncAsync(ext.sum)]);
+      for (const index of closed) {
+        for (const suffix of ['dat', 'sum']) {
+          const fh = await open(join(this.#dir, `e${index}.${suffix}`), 'r+').catch((e: unknown) => {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // dropped since
+            throw e;
+          });
+          try {
+            await fh?.datasync();
+          } finally {
+            await fh?.close();
+          }
+        }
+      }
+    } catch (e) {
+      for (const ext of pinned) ext.dirty = true; // not known durable: retry next time
+      for (const index of closed) this.#dirtyClosed.add(index);
+      throw e;
+    } finally {
+      for (const ext of pinned) ext.pins--;
     }
   }
 
   async close(): Promise<void> {
-    for (const ext of this.#open.values()) await this.#close(ext);
+    await this.sync();
+    for (const ext of this.#open.values()) {
+      closeSync(ext.dat);
+      closeSync(ext.sum);
+    }
     this.#open.clear();
   }
 }
 
-async function openCreate(path: string): Promise<FileHandle> {
-  await (await open(path, 'a')).close();
-  return open(path, 'r+');
+function writeAll(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
 }
 
+const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
+
 function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i += 8) if (b.readBigUInt64LE(i) !== 0n) return false;
-  return true;
+  return b.equals(ZERO_BLOCK);
 }

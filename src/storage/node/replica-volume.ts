@@ -27,7 +27,11 @@ export type ReplicaVolumeOptions = WriteLogOptions;
  * - A write is appended to the log before it is applied; `flush()` and FUA writes fsync the
  *   log, so `durableSeq` survives power loss. Restart replays the log past the checkpoint,
  *   so it resumes at the last durable (at least) write.
- * - All operations on one volume are serialized (one queue), reads included.
+ * - Requests take effect in arrival order: a read sees every write that arrived before it.
+ *   Writes and reads run synchronously (page cache) when nothing slower is queued; epoch
+ *   changes and checkpoint state go through one queue, and requests arriving meanwhile
+ *   queue behind them. fdatasyncs (FLUSH, FUA, checkpoints) run off the event loop while
+ *   later writes keep applying; concurrent FLUSH/FUA share fdatasyncs (group commit).
  */
 export class ReplicaVolume {
   readonly #dir: string;
@@ -36,15 +40,15 @@ export class ReplicaVolume {
   readonly #queue = new SerialQueue();
   readonly #segmentBytes: number;
   #state: State;
-  #durableSeq: number;
   #bytesSinceCheckpoint = 0;
+  #checkpointing = false;
+  #checkpointError: unknown;
 
   private constructor(dir: string, extents: ExtentStore, log: WriteLog, state: State, segmentBytes: number) {
     this.#dir = dir;
     this.#extents = extents;
     this.#log = log;
     this.#state = state;
-    this.#durableSeq = log.lastSeq;
     this.#segmentBytes = segmentBytes;
   }
 
@@ -59,7 +63,7 @@ export class ReplicaVolume {
     }
     const extents = await ExtentStore.open(join(dir, 'extents'));
     const log = await WriteLog.open(join(dir, 'log'), opts, state.checkpointSeq);
-    for await (const e of log.replay(state.checkpointSeq)) await applyTo(extents, e);
+    for await (const e of log.replay(state.checkpointSeq)) applyTo(extents, e);
     return new ReplicaVolume(dir, extents, log, state, opts.segmentBytes);
   }
 
@@ -85,12 +89,17 @@ export class ReplicaVolume {
     return this.#extents.checksumErrors;
   }
 
+  /** The last background checkpoint failure, if the latest attempt failed. */
+  get checkpointError(): unknown {
+    return this.#checkpointError;
+  }
+
   get position(): ReplicaPosition {
     const applied = this.#log.lastSeq;
     return {
       epoch: this.#state.epoch,
       appliedSeq: applied,
-      durableSeq: this.#durableSeq,
+      durableSeq: this.#log.durableSeq,
       appliedEpoch: this.#log.epochOf(applied) ?? this.#state.checkpointEpoch,
     };
   }
@@ -104,68 +113,78 @@ export class ReplicaVolume {
   }
 
   /** Applies `entry` under fencing epoch `epoch` (≥ `entry.epoch`). */
-  write(epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
-    return this.#queue.run(async () => {
-      await this.#checkEpoch(epoch);
-      if (entry.epoch > epoch)
-        throw new StorageError('Invalid', `entry epoch ${entry.epoch} above request epoch ${epoch}`);
-      const applied = this.#log.lastSeq;
-      if (entry.seq <= applied) {
-        const had = this.#log.epochOf(entry.seq);
-        if (had !== undefined && had !== entry.epoch) {
-          throw new StorageError(
-            'Invalid',
-            `seq ${entry.seq} was applied at epoch ${had}, not ${entry.epoch}: replica diverged`,
-          );
-        }
-      } else {
-        if (entry.seq !== applied + 1) throw new SeqGapError(entry.seq, applied);
-        if (entry.offset + entry.length > this.#state.size) {
-          throw new StorageError(
-            'Invalid',
-            `write [${entry.offset}, +${entry.length}) beyond size ${this.#state.size}`,
-          );
-        }
-        await this.#log.append(entry);
-        await applyTo(this.#extents, entry);
-        this.#bytesSinceCheckpoint += entry.data?.length ?? 64;
-        if (this.#bytesSinceCheckpoint >= this.#segmentBytes) await this.#checkpoint();
-      }
-      if (fua) await this.#syncLog();
-      return this.position;
-    });
+  async write(epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
+    if (this.#queue.idle && epoch === this.#state.epoch) this.#apply(epoch, entry);
+    else
+      await this.#queue.run(async () => {
+        await this.#checkEpoch(epoch);
+        this.#apply(epoch, entry);
+      });
+    if (fua) await this.#log.sync();
+    return this.position;
   }
 
-  read(offset: number, length: number): Promise<Buffer> {
-    return this.#queue.run(async () => {
-      if (offset + length > this.#state.size) {
-        throw new StorageError('Invalid', `read [${offset}, +${length}) beyond size ${this.#state.size}`);
+  /** Synchronous: log append + extent write, both positional writes into the page cache. */
+  #apply(epoch: number, entry: WriteEntry): void {
+    if (entry.epoch > epoch)
+      throw new StorageError('Invalid', `entry epoch ${entry.epoch} above request epoch ${epoch}`);
+    const applied = this.#log.lastSeq;
+    if (entry.seq <= applied) {
+      const had = this.#log.epochOf(entry.seq);
+      if (had !== undefined && had !== entry.epoch) {
+        throw new StorageError(
+          'Invalid',
+          `seq ${entry.seq} was applied at epoch ${had}, not ${entry.epoch}: replica diverged`,
+        );
       }
-      return this.#extents.read(offset, length);
-    });
+      return;
+    }
+    if (entry.seq !== applied + 1) throw new SeqGapError(entry.seq, applied);
+    if (entry.offset + entry.length > this.#state.size) {
+      throw new StorageError(
+        'Invalid',
+        `write [${entry.offset}, +${entry.length}) beyond size ${this.#state.size}`,
+      );
+    }
+    this.#log.append(entry);
+    applyTo(this.#extents, entry);
+    this.#bytesSinceCheckpoint += entry.data?.length ?? 64;
+    if (this.#bytesSinceCheckpoint >= this.#segmentBytes && !this.#checkpointing) {
+      this.#checkpointing = true;
+      this.#checkpoint().then(
+        () => (this.#checkpointError = undefined),
+        (e: unknown) => (this.#checkpointError = e), // retried at the next threshold
+      );
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    // Behind a queued epoch change or checkpoint state write: keep arrival order.
+    if (!this.#queue.idle) await this.#queue.run(() => Promise.resolve());
+    if (offset + length > this.#state.size) {
+      throw new StorageError('Invalid', `read [${offset}, +${length}) beyond size ${this.#state.size}`);
+    }
+    return this.#extents.read(offset, length);
   }
 
   /** Makes every applied write durable. */
-  flush(epoch: number): Promise<ReplicaPosition> {
-    return this.#queue.run(async () => {
-      await this.#checkEpoch(epoch);
-      await this.#syncLog();
-      return this.position;
-    });
+  async flush(epoch: number): Promise<ReplicaPosition> {
+    if (!this.#queue.idle || epoch !== this.#state.epoch)
+      await this.#queue.run(() => this.#checkEpoch(epoch));
+    await this.#log.sync();
+    return this.position;
   }
 
   /** Log records after `fromSeq` (bounded by `maxBytes`) and the epoch of record `fromSeq`. */
-  catchUp(fromSeq: number, maxBytes: number): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
-    return this.#queue.run(async () => {
-      const baseEpoch =
-        fromSeq === 0
-          ? 0
-          : (this.#log.epochOf(fromSeq) ??
-            (fromSeq === this.#state.checkpointSeq ? this.#state.checkpointEpoch : undefined));
-      if (baseEpoch === undefined)
-        throw new StorageError('LogTruncated', `seq ${fromSeq} is no longer in the log`);
-      return { baseEpoch, entries: await this.#log.read(fromSeq, maxBytes) };
-    });
+  async catchUp(fromSeq: number, maxBytes: number): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
+    const baseEpoch =
+      fromSeq === 0
+        ? 0
+        : (this.#log.epochOf(fromSeq) ??
+          (fromSeq === this.#state.checkpointSeq ? this.#state.checkpointEpoch : undefined));
+    if (baseEpoch === undefined)
+      throw new StorageError('LogTruncated', `seq ${fromSeq} is no longer in the log`);
+    return { baseEpoch, entries: await this.#log.read(fromSeq, maxBytes) };
   }
 
   async close(): Promise<void> {
@@ -183,26 +202,31 @@ export class ReplicaVolume {
     }
   }
 
-  async #syncLog(): Promise<void> {
-    const target = this.#log.lastSeq;
-    await this.#log.sync();
-    this.#durableSeq = Math.max(this.#durableSeq, target);
-  }
-
-  /** Extents durable up to applied seq → log history before it may go. */
+  /**
+   * Extents durable up to seq S → log history up to S may go. Runs in the background:
+   * writes after S keep applying (the fsyncs cover at least everything before S).
+   */
   async #checkpoint(): Promise<void> {
-    await this.#extents.sync();
-    await this.#syncLog();
-    const seq = this.#log.lastSeq;
-    this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: this.#log.epochOf(seq) ?? 0 };
-    await writeState(this.#dir, this.#state);
-    await this.#log.trim(seq);
-    this.#bytesSinceCheckpoint = 0;
+    try {
+      const seq = this.#log.lastSeq;
+      const epoch = this.#log.epochOf(seq) ?? this.#state.checkpointEpoch;
+      const bytes = this.#bytesSinceCheckpoint;
+      await this.#extents.sync();
+      await this.#log.sync();
+      await this.#queue.run(async () => {
+        this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: epoch };
+        await writeState(this.#dir, this.#state);
+      });
+      this.#bytesSinceCheckpoint -= bytes;
+      await this.#log.trim(seq);
+    } finally {
+      this.#checkpointing = false;
+    }
   }
 }
 
-async function applyTo(extents: ExtentStore, e: WriteEntry): Promise<void> {
-  await extents.write(e.offset, e.length, e.kind === 'data' ? e.data : undefined);
+function applyTo(extents: ExtentStore, e: WriteEntry): void {
+  extents.write(e.offset, e.length, e.kind === 'data' ? e.data : undefined);
 }
 
 /** Atomic replace: write a temp file, fsync it, rename over the old one, fsync the dir. */

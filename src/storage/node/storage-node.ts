@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { StorageError } from '../errors.ts';
 import { Semaphore } from '../io/semaphore.ts';
 import { SocketReader } from '../io/socket-reader.ts';
-import { readFrame, writeFrame } from '../protocol/frame-io.ts';
+import { FrameSink, readFrame, writeFrame } from '../protocol/frame-io.ts';
 import {
   decodeRequest,
   encodeError,
@@ -42,6 +42,8 @@ const VOLUME_ID = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export class StorageNode {
   readonly #opts: StorageNodeOptions;
   readonly #volumes = new Map<string, Promise<ReplicaVolume | undefined>>();
+  /** Loaded volumes, for a lookup without an event-loop hop on the I/O path. */
+  readonly #loaded = new Map<string, ReplicaVolume>();
   readonly #sockets = new Set<Socket>();
   readonly #logOpts: ReplicaVolumeOptions;
   #server: Server | undefined;
@@ -92,6 +94,7 @@ export class StorageNode {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     for (const v of this.#volumes.values()) await (await v.catch(() => undefined))?.close();
     this.#volumes.clear();
+    this.#loaded.clear();
   }
 
   async #loadAll(): Promise<ReplicaVolume[]> {
@@ -110,13 +113,24 @@ export class StorageNode {
     let v = this.#volumes.get(id);
     if (v === undefined) {
       v = ReplicaVolume.load(join(this.#opts.dir, 'volumes', id), this.#logOpts);
-      this.#volumes.set(id, v);
-      v.catch(() => this.#volumes.delete(id));
+      this.#track(id, v);
     }
     return v;
   }
 
+  #track(id: string, v: Promise<ReplicaVolume | undefined>): void {
+    this.#volumes.set(id, v);
+    v.then(
+      (loaded) => {
+        if (loaded !== undefined && this.#volumes.get(id) === v) this.#loaded.set(id, loaded);
+      },
+      () => this.#volumes.delete(id),
+    );
+  }
+
   async #existing(id: string): Promise<ReplicaVolume> {
+    const hit = this.#loaded.get(id);
+    if (hit !== undefined) return hit;
     const v = await this.#volume(id);
     if (v === undefined) throw new StorageError('NotFound', `volume ${id} not on node ${this.#opts.nodeId}`);
     return v;
@@ -134,7 +148,7 @@ export class StorageNode {
       throw new StorageError('NoSpace', `node ${this.#opts.nodeId} cannot hold ${size} more bytes`);
     }
     const created = ReplicaVolume.create(join(this.#opts.dir, 'volumes', id), size, epoch, this.#logOpts);
-    this.#volumes.set(id, created);
+    this.#track(id, created);
     return created;
   }
 
@@ -144,11 +158,11 @@ export class StorageNode {
         const v = await this.#openVolume(req.volume, req.size, req.epoch);
         return { op: 'position', position: await v.open(req.epoch) };
       }
-      case 'write':
-        return {
-          op: 'position',
-          position: await (await this.#existing(req.volume)).write(req.epoch, req.entry, req.fua),
-        };
+      case 'write': {
+        // Loaded volume: the write applies synchronously inside this call, in arrival order.
+        const v = this.#loaded.get(req.volume) ?? (await this.#existing(req.volume));
+        return { op: 'position', position: await v.write(req.epoch, req.entry, req.fua) };
+      }
       case 'read':
         if (req.length > MAX_DATA)
           throw new StorageError('Invalid', `read of ${req.length} bytes exceeds ${MAX_DATA}`);
@@ -172,10 +186,11 @@ export class StorageNode {
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const reader = new SocketReader(socket, 4 * 1024 * 1024);
+    const sink = new FrameSink(socket);
     const slots = new Semaphore(this.#opts.maxInFlight ?? 64);
     const loop = async (): Promise<void> => {
       for (;;) {
-        await slots.acquire();
+        if (!slots.tryAcquire()) await slots.acquire();
         const body = await readFrame(reader);
         const { id, req } = decodeRequest(body);
         // Dispatch synchronously (no await before #handle) so per-volume order is arrival order.
@@ -184,7 +199,7 @@ export class StorageNode {
             (res) => encodeResponse(id, res),
             (err: unknown) => encodeError(id, toStorageError(err)),
           )
-          .then((parts) => writeFrame(socket, parts))
+          .then((parts) => writeFrame(sink, parts))
           .finally(() => slots.release());
       }
     };

@@ -1,4 +1,6 @@
+import { closeSync, constants, fdatasync, ftruncateSync, openSync, writeSync, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StorageError } from '../errors.ts';
@@ -7,6 +9,8 @@ import type { WriteEntry, WriteKind } from '../protocol/messages.ts';
 const MAGIC = 0x4d57414c; // "MWAL"
 const HEADER = 44;
 const kinds: WriteKind[] = ['data', 'zero', 'trim'];
+const OPEN_RW = constants.O_RDWR | constants.O_CREAT;
+const fdatasyncAsync = promisify(fdatasync);
 
 type Segment = {
   readonly firstSeq: number;
@@ -37,34 +41,47 @@ export class WriteLog {
   readonly #dir: string;
   readonly #opts: WriteLogOptions;
   readonly #segments: Segment[] = [];
-  #fh: FileHandle | undefined;
-  #dirty = false;
+  /** fd of the tail segment (positional writes, never O_APPEND). */
+  #fd: number;
+  /** fds of rotated segments whose records are not yet known durable. */
+  readonly #retired: number[] = [];
+  /** A segment file was created since the directory was last fsynced. */
+  #dirDirty = false;
+  #durableSeq: number;
+  #syncing: Promise<void> | undefined;
 
-  private constructor(dir: string, opts: WriteLogOptions) {
+  private constructor(dir: string, opts: WriteLogOptions, fd: number, durableSeq: number) {
     this.#dir = dir;
     this.#opts = opts;
+    this.#fd = fd;
+    this.#durableSeq = durableSeq;
   }
 
   /** Opens (or creates) the log; `startAfter` is the seq preceding the first record if empty. */
   static async open(dir: string, opts: WriteLogOptions, startAfter: number): Promise<WriteLog> {
     await mkdir(dir, { recursive: true });
-    const log = new WriteLog(dir, opts);
+    const segments: Segment[] = [];
     const names = (await readdir(dir)).filter((n) => /^log-\d+\.wal$/.test(n)).sort();
     for (const name of names) {
       const firstSeq = Number(name.slice(4, -4));
       const seg = await scanSegment(join(dir, name), firstSeq);
-      const prev = log.#segments.at(-1);
+      const prev = segments.at(-1);
       const contiguous = prev === undefined || prev.firstSeq + prev.offsets.length === firstSeq;
       if (!contiguous || seg.offsets.length === 0) {
         await rm(seg.path, { force: true });
         continue;
       }
-      log.#segments.push(seg);
+      segments.push(seg);
     }
-    if (log.#segments.length === 0) log.#segments.push(emptySegment(dir, startAfter + 1));
-    const tail = log.#segments.at(-1) as Segment;
-    log.#fh = await open(tail.path, 'a+');
-    await log.#fh.truncate(tail.size);
+    if (segments.length === 0) segments.push(emptySegment(dir, startAfter + 1));
+    const tail = segments.at(-1) as Segment;
+    const fd = openSync(tail.path, OPEN_RW, 0o644);
+    ftruncateSync(fd, tail.size);
+    const tailSeq = tail.firstSeq + tail.offsets.length - 1;
+    // Records that survived a restart are treated as durable, as before this change.
+    const log = new WriteLog(dir, opts, fd, tailSeq);
+    log.#segments.push(...segments);
+    log.#dirDirty = true;
     return log;
   }
 
@@ -72,6 +89,11 @@ export class WriteLog {
   get lastSeq(): number {
     const tail = this.#segments.at(-1) as Segment;
     return tail.firstSeq + tail.offsets.length - 1;
+  }
+
+  /** Every record up to this seq has been fdatasynced. */
+  get durableSeq(): number {
+    return this.#durableSeq;
   }
 
   /** Oldest `fromSeq` that `read` can serve: records after it are all retained. */
@@ -85,40 +107,89 @@ export class WriteLog {
 
   /** Epoch of record `seq`, or undefined if not retained. */
   epochOf(seq: number): number | undefined {
-    for (const s of this.#segments) {
-      const i = seq - s.firstSeq;
-      if (i >= 0 && i < s.epochs.length) return s.epochs[i];
+    for (let i = this.#segments.length - 1; i >= 0; i--) {
+      const s = this.#segments[i] as Segment;
+      const at = seq - s.firstSeq;
+      if (at >= s.epochs.length) return undefined;
+      if (at >= 0) return s.epochs[at];
     }
     return undefined;
   }
 
-  async append(e: WriteEntry): Promise<void> {
+  /**
+   * Appends one record synchronously: one `pwritev` of header + payload (no copy of the
+   * payload) into the page cache. Not durable until {@link sync}.
+   */
+  append(e: WriteEntry): void {
     if (e.seq !== this.lastSeq + 1)
       throw new StorageError('SeqGap', `log append ${e.seq} after ${this.lastSeq}`);
     let tail = this.#segments.at(-1) as Segment;
-    if (tail.size >= this.#opts.segmentBytes) tail = await this.#rotate(e.seq);
-    const rec = encodeRecord(e);
-    await (this.#fh as FileHandle).write(rec, 0, rec.length, tail.size);
+    if (tail.size >= this.#opts.segmentBytes) tail = this.#rotate(e.seq);
+    const header = encodeHeader(e);
+    const data = e.data;
+    const total = header.length + (data?.length ?? 0);
+    const n =
+      data === undefined || data.length === 0
+        ? writeSync(this.#fd, header, 0, header.length, tail.size)
+        : writevSync(this.#fd, [header, data], tail.size);
+    // A short write (disk full) leaves tail.size unchanged: the next append overwrites it.
+    if (n !== total) throw new StorageError('Io', `short log write (${n} of ${total} bytes)`);
     tail.offsets.push(tail.size);
     tail.epochs.push(e.epoch);
-    tail.size += rec.length;
-    this.#dirty = true;
+    tail.size += total;
   }
 
-  async #rotate(firstSeq: number): Promise<Segment> {
-    const fh = this.#fh as FileHandle;
-    await fh.datasync();
-    await fh.close();
+  /** Starts a new segment without blocking: the old fd is fdatasynced by the next sync. */
+  #rotate(firstSeq: number): Segment {
     const seg = emptySegment(this.#dir, firstSeq);
+    const fd = openSync(seg.path, OPEN_RW | constants.O_TRUNC, 0o644);
+    this.#retired.push(this.#fd);
+    this.#fd = fd;
     this.#segments.push(seg);
-    this.#fh = await open(seg.path, 'a+');
+    this.#dirDirty = true;
     return seg;
   }
 
+  /**
+   * Makes every record appended before the call durable. Group commit: callers that
+   * arrive while an fdatasync runs share the next one, so N concurrent FLUSH/FUA requests
+   * cost at most two fdatasyncs, not N.
+   */
   async sync(): Promise<void> {
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    await (this.#fh as FileHandle).datasync();
+    const target = this.lastSeq;
+    while (this.#durableSeq < target) {
+      if (this.#syncing === undefined) {
+        this.#syncing = this.#syncOnce().finally(() => {
+          this.#syncing = undefined;
+        });
+      }
+      await this.#syncing;
+    }
+  }
+
+  async #syncOnce(): Promise<void> {
+    const upTo = this.lastSeq;
+    const fd = this.#fd;
+    // fds stay open until their fdatasync finished: only this (single-flight) path closes them.
+    const retired = this.#retired.splice(0);
+    try {
+      for (const old of retired) await fdatasyncAsync(old);
+      await fdatasyncAsync(fd);
+      if (this.#dirDirty) {
+        this.#dirDirty = false;
+        const d = await open(this.#dir, 'r');
+        try {
+          await d.sync(); // new segment files' directory entries
+        } finally {
+          await d.close();
+        }
+      }
+    } catch (e) {
+      this.#retired.unshift(...retired);
+      throw e;
+    }
+    for (const old of retired) closeSync(old);
+    this.#durableSeq = Math.max(this.#durableSeq, upTo);
   }
 
   /**
@@ -147,12 +218,18 @@ export class WriteLog {
     }
     const out: WriteEntry[] = [];
     let bytes = 0;
-    for (const seg of this.#segments) {
+    // Snapshot: appends may run between awaits; records appended later are not returned.
+    for (const seg of [...this.#segments]) {
+      const count = seg.offsets.length;
       const start = afterSeq + 1 - seg.firstSeq;
-      if (start >= seg.offsets.length) continue;
-      const fh = await open(seg.path, 'r');
+      if (start >= count) continue;
+      const fh = await open(seg.path, 'r').catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+          throw new StorageError('LogTruncated', `segment ${seg.firstSeq} trimmed during read`);
+        throw e;
+      });
       try {
-        for (let i = Math.max(0, start); i < seg.offsets.length; i++) {
+        for (let i = Math.max(0, start); i < count; i++) {
           const e = await readRecord(fh, seg.offsets[i] as number);
           out.push(e);
           bytes += e.data?.length ?? 0;
@@ -178,8 +255,9 @@ export class WriteLog {
 
   async close(): Promise<void> {
     await this.sync();
-    await this.#fh?.close();
-    this.#fh = undefined;
+    await this.#syncing;
+    for (const old of this.#retired.splice(0)) closeSync(old);
+    closeSync(this.#fd);
   }
 }
 
@@ -193,20 +271,21 @@ function emptySegment(dir: string, firstSeq: number): Segment {
   };
 }
 
-function encodeRecord(e: WriteEntry): Buffer {
+/** The record header; its CRC covers header bytes 8.. and the payload. */
+function encodeHeader(e: WriteEntry): Buffer {
   const dataLen = e.data?.length ?? 0;
-  const rec = Buffer.allocUnsafe(HEADER + dataLen);
-  rec.writeUInt32BE(MAGIC, 0);
-  rec.writeBigUInt64BE(BigInt(e.epoch), 8);
-  rec.writeBigUInt64BE(BigInt(e.seq), 16);
-  rec.writeUInt8(kinds.indexOf(e.kind), 24);
-  rec.fill(0, 25, 28);
-  rec.writeBigUInt64BE(BigInt(e.offset), 28);
-  rec.writeUInt32BE(e.length, 36);
-  rec.writeUInt32BE(dataLen, 40);
-  e.data?.copy(rec, HEADER);
-  rec.writeUInt32BE(crc32(rec.subarray(8)), 4);
-  return rec;
+  const h = Buffer.allocUnsafe(HEADER);
+  h.writeUInt32BE(MAGIC, 0);
+  h.writeBigUInt64BE(BigInt(e.epoch), 8);
+  h.writeBigUInt64BE(BigInt(e.seq), 16);
+  h.writeUInt8(kinds.indexOf(e.kind), 24);
+  h.fill(0, 25, 28);
+  h.writeBigUInt64BE(BigInt(e.offset), 28);
+  h.writeUInt32BE(e.length, 36);
+  h.writeUInt32BE(dataLen, 40);
+  const crc = crc32(h.subarray(8));
+  h.writeUInt32BE(dataLen > 0 ? crc32(e.data as Buffer, crc) : crc, 4);
+  return h;
 }
 
 function decodeHeader(

@@ -440,7 +440,8 @@ export class ReplicatedVolume implements BlockDevice {
     if (offset + length > this.#spec.sizeBytes)
       throw new StorageError('NoSpace', 'write beyond end of volume');
     const bytes = data?.length ?? 0;
-    await this.#until(() => this.#ringBytes === 0 || this.#ringBytes + bytes <= this.#maxLagBytes);
+    const room = (): boolean => this.#ringBytes === 0 || this.#ringBytes + bytes <= this.#maxLagBytes;
+    if (!room()) await this.#until(room);
     const seq = ++this.#headSeq;
     const entry: WriteEntry = { epoch: this.#epoch, seq, kind, offset, length, data };
     this.#ring.set(seq, entry);
