@@ -197,3 +197,25 @@ test('aborting ends the iteration cleanly while a watch is idle', async () => {
   await run; // resolves, does not reject
   assert.deepEqual(seen, ['init', 'initDone']);
 });
+
+// Regression: list items arrive without apiVersion/kind (only the list has them), so a store
+// filled by a list held objects a policy selector (apiVersion + kind) could never match.
+test('list items get apiVersion and kind from the list', async () => {
+  const { source } = scripted(
+    [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'DeploymentList',
+        metadata: { resourceVersion: '5' },
+        items: [obj('a', '1')],
+      },
+    ],
+    [],
+  );
+  const ac = new AbortController();
+  const events = await take(watch(source, {}, ac.signal), 3, ac);
+  const applied = events.find((e) => e.type === 'initApply');
+  assert.ok(applied && applied.type === 'initApply');
+  assert.equal(applied.object.apiVersion, 'apps/v1');
+  assert.equal(applied.object.kind, 'Deployment');
+});

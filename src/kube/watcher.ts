@@ -110,7 +110,12 @@ export async function* watch<K extends KubeObject>(
                 : { limit: pageSize },
             request.signal,
           );
-          for (const item of page.items) yield { type: 'initApply', object: stripManagedFields(item) };
+          // List items carry no apiVersion/kind (the list does); restore them, so every object
+          // in a store is self-describing whether it came from a list or a watch event.
+          const typeMeta = listItemTypeMeta(page);
+          for (const item of page.items) {
+            yield { type: 'initApply', object: stripManagedFields(withTypeMeta(item, typeMeta)) };
+          }
           rv = page.metadata.resourceVersion;
           cont = page.metadata.continue === '' ? undefined : page.metadata.continue;
         } while (cont !== undefined && !signal.aborted);
@@ -161,4 +166,18 @@ export async function* watch<K extends KubeObject>(
       request.abort();
     }
   }
+}
+
+/** The apiVersion/kind of a list's items: the list's apiVersion, its kind minus `List`. */
+function listItemTypeMeta(list: { apiVersion?: string; kind?: string }): {
+  apiVersion?: string;
+  kind?: string;
+} {
+  const kind = list.kind?.endsWith('List') ? list.kind.slice(0, -'List'.length) : undefined;
+  return { ...(list.apiVersion && { apiVersion: list.apiVersion }), ...(kind && { kind }) };
+}
+
+function withTypeMeta<K extends KubeObject>(item: K, typeMeta: { apiVersion?: string; kind?: string }): K {
+  if (item.apiVersion !== undefined && item.kind !== undefined) return item;
+  return { ...typeMeta, ...item };
 }
