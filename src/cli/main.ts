@@ -2,6 +2,7 @@
 // The `meridian` command.
 import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
+import { registerControllers } from './controllers.ts';
 import { registerJoin } from './join.ts';
 
 function positiveInt(value: string): number {
@@ -25,4 +26,5 @@ program
   });
 
 registerJoin(program);
+registerControllers(program);
 await program.parseAsync();

@@ -121,6 +121,7 @@ class Detector {
     }
     const store = this.#ctx.informers.informer(rt);
     const t = { rt, store };
+    this.#ctx.log.info({ apiVersion, kind }, 'detector watching a newly selected type');
     this.#types.set(id, t);
     store.subscribe((c) => {
       const o = c.object;
@@ -194,6 +195,7 @@ class Detector {
     const have = existing?.metadata?.annotations?.[DETECTOR_HASH_ANNOTATION];
     if (have === desired.metadata?.annotations?.[DETECTOR_HASH_ANNOTATION]) return;
     await this.#ctx.hub.apply(bindingRt, desired, { fieldManager: HubFieldManagers.detector, force: true });
+    this.#ctx.log.debug({ binding: `${ns}/${bName}` }, 'binding applied');
   }
 
   #desired(t: TrackedType, obj: KubeObject): DesiredBinding | undefined {
