@@ -40,7 +40,7 @@ import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { CRDS, NAMESPACES } from '../bootstrap/install-crds.ts';
 import type { MemberConnection, MemberRegistry } from '../context.ts';
-import { CLUSTERS, hasConnectionErrors } from '../members/registry.ts';
+import { CLUSTERS, hasConnectionStatus } from '../members/registry.ts';
 import {
   FAILURE_THRESHOLD,
   notConnectedCondition,
@@ -98,14 +98,6 @@ const OWNED_CONDITIONS: ReadonlySet<string> = new Set([
   ConditionTypes.Ready,
   ConditionTypes.CompleteAPIEnablements,
 ]);
-
-/** A retryable "not yet": cleanup waits for something the API server is still doing. */
-export class WaitingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaitingError';
-  }
-}
 
 export interface ClusterReconcilerOptions {
   readonly hub: ApiClient;
@@ -177,10 +169,27 @@ export class ClusterReconciler implements Reconciler {
       this.#runtime.delete(name);
       return {};
     }
+    if (
+      cluster.metadata.deletionTimestamp !== undefined &&
+      cluster.metadata.finalizers?.includes(Finalizers.cluster) === true
+    ) {
+      // Waiting on the API server's deletions is not a failure: the Works and namespace stores
+      // requeue this cluster as they go, so wait for that rather than throw into backoff.
+      const waiting = await this.#removeDependents(name, ctx);
+      if (waiting !== undefined) return waiting;
+    }
     return withFinalizer(
       cluster,
       Finalizers.cluster,
-      { apply: (c) => this.#sync(c, ctx), cleanup: (c) => this.#cleanup(c, ctx) },
+      {
+        apply: (c) => this.#sync(c, ctx),
+        cleanup: async () => {
+          // Dependents are gone (checked just above); release, and forget the cluster.
+          this.#runtime.delete(name);
+          ctx.log.info({ cluster: name }, 'cluster cleaned up; releasing it');
+          return {};
+        },
+      },
       (ops) => this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal }),
     );
   }
@@ -197,7 +206,10 @@ export class ClusterReconciler implements Reconciler {
     const conn = this.#o.members.get(name);
     if (conn === undefined) {
       this.#runtime.delete(name);
-      const why = hasConnectionErrors(this.#o.members) ? this.#o.members.connectionError(name) : undefined;
+      const state = hasConnectionStatus(this.#o.members) ? this.#o.members.connectionStatus(name) : undefined;
+      // Undecided is not unhealthy: the registry notifies (and so requeues) once it decides.
+      if (state?.state === 'pending' || state?.state === 'connected') return {};
+      const why = state?.state === 'failed' ? state.message : undefined;
       const status: StatusView = {
         ...ownedView(existing),
         conditions: ownConditions(setCondition(existing.conditions, notConnectedCondition(why), now)),
@@ -337,12 +349,16 @@ export class ClusterReconciler implements Reconciler {
     );
   }
 
-  async #cleanup(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
-    const name = cluster.metadata.name as string;
+  /**
+   * Deletes the cluster's Works, then its execution namespace. Resolves `undefined` once both
+   * are gone, else the `Result` to wait with: `{}` when a store event will requeue (a Work or
+   * the labelled namespace going away), a short requeue for an unlabelled namespace.
+   */
+  async #removeDependents(name: string, ctx: ReconcileContext): Promise<Result | undefined> {
     const ns = clusterNamespace(name);
     const hub = this.#o.hub;
     const works = await hub.list(WORKS, { namespace: ns }, ctx.signal).catch((err: unknown) => {
-      // No namespace (or no Work CRD) means no Works.
+      // No Work CRD means no Works.
       if (err instanceof NotFoundError) return { items: [] as KubeObject[] };
       throw err;
     });
@@ -353,20 +369,22 @@ export class ClusterReconciler implements Reconciler {
         .catch(ignoreNotFound);
     }
     if (works.items.length > 0) {
-      throw new WaitingError(`waiting for ${works.items.length} Work(s) in namespace ${ns} to be removed`);
+      ctx.log.info(
+        { cluster: name, works: works.items.length },
+        'waiting for the Works of a deleted cluster to go',
+      );
+      return {};
     }
     await hub.delete(NAMESPACES, { name: ns }, { signal: ctx.signal }).catch(ignoreNotFound);
     try {
       await hub.get(NAMESPACES, { name: ns }, { signal: ctx.signal });
     } catch (err) {
-      if (err instanceof NotFoundError) {
-        this.#runtime.delete(name);
-        ctx.log.info({ cluster: name }, 'cluster cleaned up; releasing it');
-        return {};
-      }
+      if (err instanceof NotFoundError) return undefined;
       throw err;
     }
-    throw new WaitingError(`waiting for namespace ${ns} to be deleted`);
+    ctx.log.info({ cluster: name, namespace: ns }, 'waiting for the execution namespace to be deleted');
+    const watched = this.#o.namespaces.get(objectKey(undefined, ns)) !== undefined;
+    return watched ? {} : { requeueAfterMs: 2_000 };
   }
 }
 

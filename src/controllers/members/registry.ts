@@ -15,8 +15,9 @@
  * - A Cluster that is being deleted keeps its connection until the object is gone, so cleanup
  *   of what Meridian put on the member can still reach it.
  * Caveats: a connection proves only that credentials were parsed, not that the member answers;
- * health is the cluster controller's probe. `connectionError(name)` says why a Push Cluster has
- * no connection (Secret missing, no `kubeconfig` key, unparsable kubeconfig).
+ * health is the cluster controller's probe. `connectionStatus(name)` says why a Push Cluster has
+ * no connection: still `pending` (its Secret is being listed) or `failed` (Secret missing, no
+ * `kubeconfig` key, unparsable kubeconfig).
  */
 import { createHash } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -53,15 +54,23 @@ export type Secret = KubeObject & {
   readonly data?: Readonly<Record<string, string>>;
 };
 
+/** Where a cluster's connection stands. */
+export type ConnectionStatus =
+  | { readonly state: 'connected' }
+  /** Not decided yet (e.g. its Secret is still being listed): not a failure to report. */
+  | { readonly state: 'pending'; readonly message: string }
+  | { readonly state: 'failed'; readonly message: string }
+  /** Not a Push Cluster known to the hub. */
+  | { readonly state: 'none' };
+
 /** A registry that can also say why a cluster has no connection. */
 export interface PushMemberRegistry extends MemberRegistry {
-  /** Why the Push Cluster `cluster` has no connection; `undefined` when connected or unknown. */
-  connectionError(cluster: string): string | undefined;
+  connectionStatus(cluster: string): ConnectionStatus;
 }
 
 /** True when `registry` can explain missing connections (the push registry can). */
-export function hasConnectionErrors(registry: MemberRegistry): registry is PushMemberRegistry {
-  return typeof (registry as Partial<PushMemberRegistry>).connectionError === 'function';
+export function hasConnectionStatus(registry: MemberRegistry): registry is PushMemberRegistry {
+  return typeof (registry as Partial<PushMemberRegistry>).connectionStatus === 'function';
 }
 
 export interface MemberRegistryOptions {
@@ -76,7 +85,8 @@ export interface MemberRegistryOptions {
 
 /** What a Cluster asks for: no connection (with why), or a connection built from these inputs. */
 export type Desired =
-  | { readonly kind: 'none'; readonly error?: string }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'pending' | 'failed'; readonly message: string }
   | {
       readonly kind: 'connect';
       /** Changes iff the endpoint or the kubeconfig changes. */
@@ -96,13 +106,13 @@ export function desiredConnection(
   if (cluster === undefined) return { kind: 'none' };
   if (cluster.spec.syncMode !== 'Push') return { kind: 'none' };
   const ref = cluster.spec.secretRef;
-  if (ref === undefined) return { kind: 'none', error: 'spec.secretRef is not set' };
+  if (ref === undefined) return { kind: 'failed', message: 'spec.secretRef is not set' };
   const where = `${ref.namespace}/${ref.name}`;
-  if (secret === 'unknown') return { kind: 'none', error: `waiting for Secret ${where}` };
-  if (secret === undefined) return { kind: 'none', error: `Secret ${where} not found` };
+  if (secret === 'unknown') return { kind: 'pending', message: `reading Secret ${where}` };
+  if (secret === undefined) return { kind: 'failed', message: `Secret ${where} not found` };
   const b64 = secret.data?.[KUBECONFIG_KEY];
   if (b64 === undefined || b64 === '') {
-    return { kind: 'none', error: `Secret ${where} has no data key "${KUBECONFIG_KEY}"` };
+    return { kind: 'failed', message: `Secret ${where} has no data key "${KUBECONFIG_KEY}"` };
   }
   const kubeconfig = Buffer.from(b64, 'base64').toString('utf8');
   const endpoint = cluster.spec.apiEndpoint;
@@ -159,7 +169,8 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
   const { informers, log, signal } = opts;
   const clusters = informers.informer<Cluster>(CLUSTERS);
   const live = new Map<string, Live>();
-  const errors = new Map<string, string>();
+  /** Pending or failed clusters (connected ones are in `live`). */
+  const states = new Map<string, Extract<ConnectionStatus, { message: string }>>();
   const secretWatches = new Map<string, SecretWatch>();
   /** cluster → id of the Secret watch it uses. */
   const usesSecret = new Map<string, string>();
@@ -175,10 +186,15 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
     }
   };
 
-  const setError = (cluster: string, error: string | undefined): boolean => {
-    if (errors.get(cluster) === error) return false;
-    if (error === undefined) errors.delete(cluster);
-    else errors.set(cluster, error);
+  /** Records a pending/failed state (`undefined` clears it); true when it changed. */
+  const setState = (
+    cluster: string,
+    next: Extract<ConnectionStatus, { message: string }> | undefined,
+  ): boolean => {
+    const prev = states.get(cluster);
+    if (prev?.state === next?.state && prev?.message === next?.message) return false;
+    if (next === undefined) states.delete(cluster);
+    else states.set(cluster, next);
     return true;
   };
 
@@ -267,13 +283,14 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
           : 'unknown';
     const desired = desiredConnection(obj, secret);
     const current = live.get(cluster);
-    if (desired.kind === 'none') {
+    if (desired.kind !== 'connect') {
       const changed = disconnect(cluster);
-      if (setError(cluster, obj === undefined ? undefined : desired.error) || changed) notify(cluster);
+      const next = desired.kind === 'none' ? undefined : { state: desired.kind, message: desired.message };
+      if (setState(cluster, next) || changed) notify(cluster);
       return;
     }
     if (current?.fingerprint === desired.fingerprint) {
-      if (setError(cluster, undefined)) notify(cluster);
+      if (setState(cluster, undefined)) notify(cluster);
       return;
     }
     disconnect(cluster);
@@ -283,7 +300,10 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       log.warn({ cluster, err }, 'cannot connect to member');
-      setError(cluster, `credentials in Secret ${ref?.namespace}/${ref?.name}: ${why}`);
+      setState(cluster, {
+        state: 'failed',
+        message: `credentials in Secret ${ref?.namespace}/${ref?.name}: ${why}`,
+      });
       notify(cluster);
       return;
     }
@@ -293,7 +313,7 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
       return;
     }
     live.set(cluster, connection);
-    setError(cluster, undefined);
+    setState(cluster, undefined);
     log.info(
       { cluster, server: desired.endpoint },
       current === undefined ? 'member connected' : 'member credentials changed; reconnected',
@@ -342,7 +362,16 @@ export function createMemberRegistry(opts: MemberRegistryOptions): PushMemberReg
   return {
     get: (cluster) => live.get(cluster)?.connection,
     names: () => [...live.keys()].sort(),
-    connectionError: (cluster) => errors.get(cluster),
+    connectionStatus(cluster): ConnectionStatus {
+      if (live.has(cluster)) return { state: 'connected' };
+      const known = states.get(cluster);
+      if (known !== undefined) return known;
+      // Not processed yet (resyncs are asynchronous): a Push Cluster is pending until it is.
+      const obj = clusters.get(objectKey(undefined, cluster));
+      return obj?.spec.syncMode === 'Push' && !signal.aborted
+        ? { state: 'pending', message: 'not processed yet' }
+        : { state: 'none' };
+    },
     subscribe(handler, sub) {
       const h = (c: string): void => handler(c);
       handlers.add(h);
