@@ -11,8 +11,10 @@ import { ensureNamespace, installCrds } from './bootstrap/install-crds.ts';
 import { startClusterController } from './cluster/controller.ts';
 import type { ControllerContext, StartController } from './context.ts';
 import { startDetector } from './detector/controller.ts';
+import { startExecutionController } from './execution/controller.ts';
 import { createMemberRegistry } from './members/registry.ts';
 import { startScheduler } from './scheduler/controller.ts';
+import { startStatusController } from './status/controller.ts';
 
 /** Every controller, by the name `--controllers` uses. Order is start order. */
 export const controllers = {
@@ -20,6 +22,8 @@ export const controllers = {
   detector: startDetector,
   scheduler: startScheduler,
   binding: startBindingController,
+  execution: startExecutionController,
+  status: startStatusController,
 } as const satisfies Record<string, StartController>;
 
 export type ControllerName = keyof typeof controllers;

@@ -34,12 +34,15 @@ function harness(patchImpl: (ops: readonly JsonPatchOp[]) => Promise<unknown> = 
   return { patches, calls, handlers, patch };
 }
 
-test('adds the finalizer with a test op when missing, without running apply', async () => {
+// Regression: testing a missing /metadata/finalizers against null is refused (422) by the
+// API server, so the first add always failed once; the empty case tests resourceVersion.
+test('adds the finalizer guarded by resourceVersion when missing, without running apply', async () => {
   const h = harness();
-  assert.deepEqual(await withFinalizer(obj(), F, h.handlers, h.patch), {});
+  const o = { ...obj(), metadata: { ...obj().metadata, resourceVersion: '7' } };
+  assert.deepEqual(await withFinalizer(o, F, h.handlers, h.patch), {});
   assert.deepEqual(h.patches, [
     [
-      { op: 'test', path: '/metadata/finalizers', value: null },
+      { op: 'test', path: '/metadata/resourceVersion', value: '7' },
       { op: 'add', path: '/metadata/finalizers', value: [F] },
     ],
   ]);

@@ -28,10 +28,12 @@ export type JsonPatcher = (ops: readonly JsonPatchOp[]) => Promise<unknown>;
 /** The patch that adds `name`, valid only against the finalizer list it was computed from. */
 export function addFinalizerPatch(obj: KubeObject, name: string): JsonPatchOp[] {
   const current = obj.metadata?.finalizers;
+  const rv = obj.metadata?.resourceVersion;
   return current === undefined || current.length === 0
     ? [
-        // A missing field tests equal to null in the API server's JSON patch implementation.
-        { op: 'test', path: '/metadata/finalizers', value: current ?? null },
+        // A `test` of a missing field fails with 422 on the API server, so guard the empty
+        // case with the resourceVersion the decision was made from (optimistic concurrency).
+        ...(rv === undefined ? [] : [{ op: 'test' as const, path: '/metadata/resourceVersion', value: rv }]),
         { op: 'add', path: '/metadata/finalizers', value: [name] },
       ]
     : [
