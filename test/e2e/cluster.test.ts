@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +161,16 @@ async function memberTotals(
     }
   }
   return { allocatableCpu, allocatedCpu, allocatedMemory, pods };
+}
+
+/** A loopback port nothing listens on: bind one, then close it. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
 }
 
 const ready = (c: Cluster | undefined): boolean =>
@@ -341,16 +351,10 @@ describe('cluster registration (push mode)', () => {
     assert.equal(badName.code, 1);
     assert.match(badName.stderr, /invalid cluster name "Not_A_Name"/);
 
-    // A port nothing listens on: bind one, then close it.
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await closedPort();
     const dir = await mkdtemp(join(tmpdir(), 'meridian-join-'));
     try {
-      const config = parse(await (await import('node:fs/promises')).readFile(m.kubeconfig, 'utf8')) as {
+      const config = parse(await readFile(m.kubeconfig, 'utf8')) as {
         clusters: { cluster: { server: string } }[];
       };
       config.clusters[0]!.cluster.server = `https://127.0.0.1:${port}`;
@@ -366,6 +370,37 @@ describe('cluster registration (push mode)', () => {
       await rm(dir, { recursive: true, force: true });
     }
     await assert.rejects(hub.get(CLUSTERS, { name: `gone-${run}` }), NotFoundError, 'nothing registered');
+  });
+
+  test('a member that stops answering turns Ready False with the reason, and recovers when its endpoint is fixed', async () => {
+    const m = e.members[2]!;
+    const name = `moved-${run}`;
+    const r = await meridian([
+      'join',
+      name,
+      '--kubeconfig',
+      m.kubeconfig,
+      '--hub-kubeconfig',
+      e.hub.kubeconfig,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    joined.push(name);
+    await waitFor(clusters, name, 'Ready', ready);
+    const port = await closedPort();
+    // spec.apiEndpoint wins over the kubeconfig's server: the registry reconnects there.
+    await hub.patch(
+      CLUSTERS,
+      { name },
+      { type: 'merge', patch: { spec: { apiEndpoint: `https://127.0.0.1:${port}` } } },
+    );
+    const down = await waitFor(clusters, name, 'Ready=False', (c) =>
+      c?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'False') ?? false,
+    ); // prettier-ignore
+    const cond = down!.status!.conditions!.find((x) => x.type === 'Ready')!;
+    assert.equal(cond.reason, 'Unreachable');
+    assert.match(cond.message, /unreachable/i);
+    await hub.patch(CLUSTERS, { name }, { type: 'merge', patch: { spec: { apiEndpoint: m.server } } });
+    await waitFor(clusters, name, 'Ready again', ready);
   });
 
   test('deleting a Cluster removes its execution namespace, then the Cluster', async () => {
