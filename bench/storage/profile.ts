@@ -52,6 +52,7 @@ try {
   const server = new NbdServer({ exports: new Map([['prof', v]]) });
   const port = await server.listen();
   stops.push(() => server.close());
+  const cpu0 = process.cpuUsage();
   const { stdout } = await run(
     'fio',
     [
@@ -68,7 +69,13 @@ try {
     ],
     { maxBuffer: 16 * MiB },
   );
-  type Side = { iops: number; bw_bytes: number; clat_ns: { percentile: Record<string, number> } };
+  const cpu = process.cpuUsage(cpu0);
+  type Side = {
+    iops: number;
+    bw_bytes: number;
+    total_ios: number;
+    clat_ns: { percentile: Record<string, number> };
+  };
   const j = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: Side; write: Side }[] })
     .jobs[0];
   const side = values.rw.includes('read') ? j?.read : j?.write;
@@ -78,6 +85,8 @@ try {
       mibs: ((side?.bw_bytes ?? 0) / MiB).toFixed(1),
       p50us: (side?.clat_ns.percentile['50.000000'] ?? 0) / 1000,
       p99us: (side?.clat_ns.percentile['99.000000'] ?? 0) / 1000,
+      // This process's CPU (frontend + nodes) per I/O: steadier than wall time on a shared box.
+      cpuUsPerIo: Math.round((cpu.user + cpu.system) / Math.max(1, side?.total_ios ?? 0)),
     }) + '\n',
   );
 } finally {

@@ -143,6 +143,8 @@ test('fio with ioengine=nbd: random writes verified by crc32c', async () => {
       '--verify=crc32c',
       '--do_verify=1',
       '--output-format=json',
+      // fio saves a verify-state file in its cwd on completion; none is needed here.
+      '--verify_state_save=0',
     ]);
     const job = (
       JSON.parse(stdout.slice(stdout.indexOf('{'))) as {

@@ -41,7 +41,8 @@ export class ReplicaVolume {
   readonly #segmentBytes: number;
   #state: State;
   #bytesSinceCheckpoint = 0;
-  #checkpointing = false;
+  /** The background checkpoint in flight, if any (close waits for it: it uses our fds). */
+  #checkpointing: Promise<void> | undefined;
   #checkpointError: unknown;
 
   private constructor(dir: string, extents: ExtentStore, log: WriteLog, state: State, segmentBytes: number) {
@@ -149,11 +150,16 @@ export class ReplicaVolume {
     this.#log.append(entry);
     applyTo(this.#extents, entry);
     this.#bytesSinceCheckpoint += entry.data?.length ?? 64;
-    if (this.#bytesSinceCheckpoint >= this.#segmentBytes && !this.#checkpointing) {
-      this.#checkpointing = true;
-      this.#checkpoint().then(
-        () => (this.#checkpointError = undefined),
-        (e: unknown) => (this.#checkpointError = e), // retried at the next threshold
+    if (this.#bytesSinceCheckpoint >= this.#segmentBytes && this.#checkpointing === undefined) {
+      this.#checkpointing = this.#checkpoint().then(
+        () => {
+          this.#checkpointError = undefined;
+          this.#checkpointing = undefined;
+        },
+        (e: unknown) => {
+          this.#checkpointError = e; // retried at the next threshold
+          this.#checkpointing = undefined;
+        },
       );
     }
   }
@@ -188,6 +194,7 @@ export class ReplicaVolume {
   }
 
   async close(): Promise<void> {
+    await this.#checkpointing;
     await this.#queue.run(async () => {
       await this.#log.close();
       await this.#extents.close();
@@ -207,21 +214,17 @@ export class ReplicaVolume {
    * writes after S keep applying (the fsyncs cover at least everything before S).
    */
   async #checkpoint(): Promise<void> {
-    try {
-      const seq = this.#log.lastSeq;
-      const epoch = this.#log.epochOf(seq) ?? this.#state.checkpointEpoch;
-      const bytes = this.#bytesSinceCheckpoint;
-      await this.#extents.sync();
-      await this.#log.sync();
-      await this.#queue.run(async () => {
-        this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: epoch };
-        await writeState(this.#dir, this.#state);
-      });
-      this.#bytesSinceCheckpoint -= bytes;
-      await this.#log.trim(seq);
-    } finally {
-      this.#checkpointing = false;
-    }
+    const seq = this.#log.lastSeq;
+    const epoch = this.#log.epochOf(seq) ?? this.#state.checkpointEpoch;
+    const bytes = this.#bytesSinceCheckpoint;
+    await this.#extents.sync();
+    await this.#log.sync();
+    await this.#queue.run(async () => {
+      this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: epoch };
+      await writeState(this.#dir, this.#state);
+    });
+    this.#bytesSinceCheckpoint -= bytes;
+    await this.#log.trim(seq);
   }
 }
 

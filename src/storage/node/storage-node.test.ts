@@ -4,6 +4,7 @@ import { mkdtemp, rm, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageNode } from './storage-node.ts';
+import { EXTENT_SIZE } from './extent-store.ts';
 import { ReplicaClient } from '../volume/replica-client.ts';
 import type { WriteEntry } from '../protocol/messages.ts';
 
@@ -49,10 +50,10 @@ function entry(seq: number, offset: number, data: Buffer, epoch = 1): WriteEntry
 
 test('writes read back across extent boundaries and unaligned blocks', async () => {
   await withNode(async ({ client }) => {
-    await client.open('v1', 4 * MiB, 1);
+    await client.open('v1', 2 * EXTENT_SIZE, 1);
     const data = Buffer.from(Array.from({ length: MiB + 1000 }, (_, i) => (i * 7) % 251));
-    await client.write('v1', 1, entry(1, MiB - 300, data), false);
-    assert.deepEqual(await client.read('v1', MiB - 300, data.length), data);
+    await client.write('v1', 1, entry(1, EXTENT_SIZE - 300, data), false);
+    assert.deepEqual(await client.read('v1', EXTENT_SIZE - 300, data.length), data);
     assert.deepEqual(await client.read('v1', 0, 100), Buffer.alloc(100));
   });
 });
@@ -91,9 +92,11 @@ test('restart resumes from the log: applied writes, epoch and high-water mark su
 
 test('catch-up returns log records after a seq with the base epoch; truncated history is reported', async () => {
   await withNode(
-    async ({ client }) => {
-      await client.open('v1', 4 * MiB, 1);
-      for (let s = 1; s <= 40; s++) await client.write('v1', 1, entry(s, 0, Buffer.alloc(8192, s)), false);
+    async ({ client: first, restart }) => {
+      await first.open('v1', 4 * MiB, 1);
+      for (let s = 1; s <= 40; s++) await first.write('v1', 1, entry(s, 0, Buffer.alloc(8192, s)), false);
+      // Checkpoints (and so log trimming) run in the background; a clean shutdown waits for them.
+      const client = await restart();
       const { baseEpoch, entries } = await client.catchUp('v1', 38, MiB);
       assert.equal(baseEpoch, 1);
       assert.deepEqual(
