@@ -160,6 +160,10 @@ export class ApiClient {
     this.#agent = new Agent({
       connections: opts.connections ?? 256,
       keepAliveTimeout: 30_000,
+      // HTTP/1.1: undici 8 negotiates HTTP/2 by default, and destroying an h2 session whose
+      // aborted watch streams have lost their error listener throws an uncaught
+      // ClientDestroyedError. HTTP/1.1 also gives each watch its own connection and flow control.
+      allowH2: false,
       connect: {
         ...(tls.ca === undefined ? {} : { ca: tls.ca as string | Buffer | (string | Buffer)[] }),
         ...(tls.cert === undefined ? {} : { cert: tls.cert }),
