@@ -14,7 +14,7 @@ const layers = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'ui/dist/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'ui/dist/**', 'bench/results/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
