@@ -326,7 +326,8 @@ export async function startKarmada(env: Environment, opts: PeerOptions = {}): Pr
     ]);
     await Promise.all([
       waitUntilHealthy({ url: `https://127.0.0.1:${aggPort}/readyz` }, aggregated),
-      waitUntilHealthy({ url: `http://127.0.0.1:${whHealth}/readyz` }, webhook),
+      // karmada-webhook answers readiness on its webhook port (its probe port has no checks).
+      waitUntilHealthy({ url: `https://127.0.0.1:${whPort}/readyz/` }, webhook),
       waitUntilHealthy({ url: `http://127.0.0.1:${cmHealth}/healthz` }, controllerManager),
       waitUntilHealthy({ url: `http://127.0.0.1:${schHealth}/healthz` }, scheduler),
     ]);
