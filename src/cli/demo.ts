@@ -1,48 +1,157 @@
-import { startEnvironment, type ClusterInfo } from '../testenv/environment.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { parseAllDocuments } from 'yaml';
+import { ApiClient } from '../kube/api-client.ts';
+import { installCrds } from '../controllers/bootstrap/install-crds.ts';
+import { runManager } from '../controllers/manager.ts';
+import { startEnvironment, type ClusterInfo, type Environment } from '../testenv/environment.ts';
 import { membersFor } from '../testenv/topology.ts';
+import { runJoin } from './join.ts';
+import { formatPlacement, placementRows } from './placement-report.ts';
+import { createProgress } from './progress.ts';
+
+/** The sample app: plain manifests plus a spread-by-region policy and per-site overrides. */
+export const DEMO_APP = fileURLToPath(new URL('../../deploy/demo/shop.yaml', import.meta.url));
+const APP_NS = 'shop';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
-function row(c: ClusterInfo): string {
-  const where = [c.labels['meridian.dev/provider'], c.labels['topology.kubernetes.io/region']]
-    .filter(Boolean)
-    .join(' / ');
-  return `  ${c.name.padEnd(12)} ${(where || 'hub').padEnd(22)} kubectl --kubeconfig ${c.kubeconfig} get nodes`;
+interface Running {
+  stop(): Promise<void>;
+}
+
+/** meridian-controllers in this process, logging to a file so the terminal stays readable. */
+async function startControllers(hub: ClusterInfo, logFile: string): Promise<Running> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(hub.kubeconfig);
+  const client = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-demo' });
+  const abort = new AbortController();
+  // The app is applied right after this: its policies need the CRDs served first.
+  await installCrds(client, AbortSignal.timeout(60_000));
+  const log = pino({ name: 'meridian-controllers' }, pino.destination({ dest: logFile, mkdir: true }));
+  const done = runManager({ hub: client, log, signal: abort.signal, leaderElection: false });
+  return {
+    async stop() {
+      abort.abort();
+      await done.catch(() => {});
+      await client.close();
+    },
+  };
+}
+
+/** Each Deployment in the app with the replicas it asks for. */
+function appDeployments(): { name: string; replicas: number }[] {
+  return parseAllDocuments(readFileSync(DEMO_APP, 'utf8'))
+    .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { replicas?: number } })
+    .filter((o) => o.kind === 'Deployment')
+    .map((o) => ({ name: o.metadata?.name ?? '', replicas: o.spec?.replicas ?? 1 }));
+}
+
+async function kubectlJson<T>(env: Environment, cluster: string, args: readonly string[]): Promise<T> {
+  return JSON.parse((await env.kubectl(cluster, [...args, '-o', 'json'])).stdout) as T;
+}
+
+async function printPlacement(env: Environment): Promise<void> {
+  const clusters = env.members.map((m) => m.name);
+  const bindings = await kubectlJson<{ items: [] }>(env, 'hub', ['get', 'resourcebindings', '-n', APP_NS]);
+  const templates = await kubectlJson<{ items: [] }>(env, 'hub', [
+    'get',
+    'deployments,services',
+    '-n',
+    APP_NS,
+  ]);
+  say(`Placement of namespace ${APP_NS} (policy shop-by-region, overrides shop-registries):`);
+  say();
+  say(
+    formatPlacement(placementRows(bindings.items, templates.items, clusters), clusters).replace(/^/gm, '  '),
+  );
+  say();
+  say('Image of deployment/frontend in each member (the override at work):');
+  for (const m of env.members) {
+    const image = await env.kubectl(m.name, [
+      'get',
+      'deployment/frontend',
+      '-n',
+      APP_NS,
+      '-o',
+      'jsonpath={.spec.template.spec.containers[0].image}',
+    ]);
+    say(`  ${m.name.padEnd(12)} ${image.stdout}`);
+  }
 }
 
 /**
- * The README's demo: a local fleet (hub + simulated members), then what to run against it.
- * Runs until interrupted; everything it started is stopped and removed on exit.
+ * The README's demo: a local fleet (hub + simulated members), Meridian's controllers, the
+ * members joined, and a sample app spread over three regions; prints where everything went
+ * and how to drive it with kubectl. Runs until interrupted; everything it started is stopped
+ * and (unless `dir` was given) removed on exit.
  */
 export async function runDemo(opts: { members: number; dir?: string }): Promise<void> {
-  say(`Starting a local Meridian fleet: hub + ${opts.members} member clusters…`);
+  const step = createProgress(process.stdout);
+  say(`Meridian demo: a hub and ${opts.members} member clusters on this machine.`);
   let building = false;
-  const env = await startEnvironment({
-    members: membersFor(opts.members),
-    ...(opts.dir !== undefined && { dir: opts.dir }),
-    log: (line) => {
-      if (!building && line.includes('building into')) {
-        building = true;
-        say('  building the Kubernetes binaries from the Go module proxy (first run only; several minutes)…');
-      }
-    },
-  });
-  const t = env.timings;
-  say(
-    `Fleet up in ${((t.total ?? 0) / 1000).toFixed(1)} s (binaries ${((t.binaries ?? 0) / 1000).toFixed(1)} s).`,
+  const env = await step(`hub and ${opts.members} member clusters started`, () =>
+    startEnvironment({
+      members: membersFor(opts.members),
+      ...(opts.dir !== undefined && { dir: opts.dir }),
+      log: (line) => {
+        if (!building && line.includes('building into')) {
+          building = true;
+          say('\n  (building the Kubernetes binaries from the Go module proxy: first run only, minutes)');
+        }
+      },
+    }),
   );
-  say();
-  say(`  export PATH=${env.binDir}:$PATH    # the pinned kubectl`);
-  say(row(env.hub).replace('get nodes', 'get namespaces'));
-  for (const m of env.members) say(row(m));
-  say();
-  say('Each member runs kube-apiserver, kube-controller-manager, kube-scheduler and kwok nodes,');
-  say(`so Deployments applied to a member become Ready pods. State: ${env.dir}`);
-  say('Press Ctrl-C to stop.');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  say('\nStopping…');
-  await env.stop();
+  let controllers: Running | undefined;
+  try {
+    const logFile = join(env.dir, 'logs', 'meridian-controllers.log');
+    controllers = await step('Meridian controllers running', () => startControllers(env.hub, logFile));
+    await step(`members joined: ${env.members.map((m) => m.name).join(', ')}`, async () => {
+      for (const m of env.members) {
+        await runJoin(
+          { name: m.name, kubeconfig: m.kubeconfig, hubKubeconfig: env.hub.kubeconfig },
+          () => {},
+        );
+      }
+    });
+    await step('demo app applied to the hub (deploy/demo/shop.yaml)', () =>
+      env.kubectl('hub', ['apply', '-f', DEMO_APP]),
+    );
+    await step('placed in the members and Ready (aggregated status on the hub)', async () => {
+      for (const d of appDeployments()) {
+        await env.kubectl('hub', [
+          'wait',
+          '-n',
+          APP_NS,
+          `deployment/${d.name}`,
+          `--for=jsonpath={.status.readyReplicas}=${d.replicas}`,
+          '--timeout=300s',
+        ]);
+      }
+    });
+    say();
+    await printPlacement(env);
+    say();
+    say('Drive it with the pinned kubectl:');
+    say(`  export PATH=${env.binDir}:$PATH`);
+    say(`  kubectl --kubeconfig ${env.hub.kubeconfig} get deploy -n ${APP_NS}   # the hub`);
+    say(`  kubectl --kubeconfig ${env.hub.kubeconfig} get resourcebindings -n ${APP_NS} -o yaml`);
+    say(`  kubectl --kubeconfig ${env.hub.kubeconfig} scale -n ${APP_NS} deploy/frontend --replicas=9`);
+    for (const m of env.members) {
+      say(`  kubectl --kubeconfig ${m.kubeconfig} get pods -n ${APP_NS}   # ${m.name}`);
+    }
+    say(`Controller logs: ${logFile}`);
+    say('Press Ctrl-C to stop.');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    say('\nStopping…');
+  } finally {
+    await controllers?.stop();
+    await env.stop();
+  }
 }

@@ -12,14 +12,27 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function atLeastThree(value: string): number {
+  const n = positiveInt(value);
+  if (n < 3) throw new InvalidArgumentError('the demo spreads its app over three regions: use 3 or more');
+  return n;
+}
+
 const program = new Command('meridian')
   .description('One control plane for many Kubernetes clusters.')
   .showHelpAfterError('(run with --help for usage)');
 
 program
   .command('demo')
-  .description('start a local hub and simulated member clusters and print how to reach them')
-  .option('--members <n>', 'number of member clusters', positiveInt, 3)
+  .description(
+    'start a local hub, Meridian and simulated member clusters, spread a sample app over them and print where it went',
+  )
+  .option(
+    '--members <n>',
+    'number of member clusters (the sample app needs the first three)',
+    atLeastThree,
+    3,
+  )
   .option('--dir <path>', 'keep state in this directory (default: a temporary one removed on exit)')
   .action(async (opts: { members: number; dir?: string }) => {
     await runDemo(opts);
