@@ -28,7 +28,7 @@ import type { WorkIndex } from './indexes.ts';
  * On a Work (optional): the template `metadata.generation` its manifest was rendered from.
  * When present, a template's `observedGeneration` advances only once every Work carries the
  * template's current generation; without it Meridian cannot tell a not-yet-re-rendered Work
- * from a current one (see docs/status.md).
+ * from a current one (see docs/propagation.md, Status and health).
  */
 export const TEMPLATE_GENERATION_ANNOTATION = 'meridian.dev/template-generation';
 
