@@ -410,6 +410,27 @@ describe('rendering', () => {
       });
     }
     await assert.rejects(member('eu-west', ['get', 'configmap', 'settings', '-n', ns]), /NotFound|not found/);
+
+    // A dependency the workload stops referencing leaves the members; the others stay.
+    const withoutSecret = deployment(ns, 'web', 2, {
+      env: [{ name: 'MODE', valueFrom: { configMapKeyRef: { name: 'settings', key: 'mode' } } }],
+    });
+    await hub(['apply', '-f', '-'], yaml(withoutSecret));
+    for (const c of ['us-east', 'onprem-dc1']) {
+      await eventually(() =>
+        assert.rejects(member(c, ['get', 'secret', 'creds', '-n', ns]), /NotFound|not found/),
+      );
+      await member(c, ['get', 'configmap', 'settings', '-n', ns]);
+    }
+    // The workload deleted: its last dependency goes too; the hub keeps its own copies.
+    await hub(['delete', 'deployment', 'web', '-n', ns]);
+    for (const c of ['us-east', 'onprem-dc1']) {
+      await eventually(() =>
+        assert.rejects(member(c, ['get', 'configmap', 'settings', '-n', ns]), /NotFound|not found/),
+      );
+    }
+    await hub(['get', 'configmap', 'settings', '-n', ns]);
+    await hub(['get', 'secret', 'creds', '-n', ns]);
   });
 });
 

@@ -52,6 +52,12 @@ class Detector {
   readonly #queue = new WorkQueue<TemplateKey>({ maxSize: 1_000_000 });
   readonly #types = new Map<string, TrackedType>();
   readonly #pending = new Set<string>();
+  /**
+   * The dependencies each workload referenced when last seen, so a dependency a workload
+   * stops referencing (or whose workload is deleted) is re-evaluated too. Bounded by the
+   * number of watched workloads that have dependencies.
+   */
+  readonly #lastDeps = new Map<TemplateKey, TemplateKey[]>();
   readonly #pp: StoreReader<PropagationPolicy>;
   readonly #cpp: StoreReader<ClusterPropagationPolicy>;
   readonly #rb: StoreReader<ResourceBinding>;
@@ -125,7 +131,9 @@ class Detector {
     this.#types.set(id, t);
     store.subscribe((c) => {
       const o = c.object;
-      this.#queue.add(templateKey(apiVersion, kind, o.metadata?.namespace, o.metadata?.name ?? ''));
+      const key = templateKey(apiVersion, kind, o.metadata?.namespace, o.metadata?.name ?? '');
+      this.#queue.add(key);
+      this.#refreshDeps(key, c.type === 'delete' ? undefined : o);
     }, this.#ctx.signal);
     void store.ready.then(() => this.#enqueueAll(t));
   }
@@ -139,16 +147,28 @@ class Detector {
     }
   }
 
-  /** A binding changed: re-check its template (recreates a binding deleted by hand) and its dependencies. */
+  /**
+   * A binding changed (its clusters, its propagateDeps, or it went): re-check its template
+   * (recreates a binding deleted by hand) and the dependencies it has or had.
+   */
   #onBinding(b: ResourceBinding): void {
     const r = b.spec.resource;
-    this.#queue.add(templateKey(r.apiVersion, r.kind, r.namespace, r.name));
-    if (!b.spec.propagateDeps) return;
-    const t = this.#types.get(`${r.apiVersion}|${r.kind}`);
-    const template = t?.store.get(objectKey(r.namespace, r.name));
-    if (template === undefined) return;
-    for (const d of dependenciesOf(template))
-      this.#queue.add(templateKey(d.apiVersion, d.kind, r.namespace, d.name));
+    const key = templateKey(r.apiVersion, r.kind, r.namespace, r.name);
+    this.#queue.add(key);
+    const template = this.#types.get(`${r.apiVersion}|${r.kind}`)?.store.get(objectKey(r.namespace, r.name));
+    this.#refreshDeps(key, template);
+  }
+
+  /** Enqueues the dependencies `workload` references now and those it referenced before. */
+  #refreshDeps(workload: TemplateKey, template: KubeObject | undefined): void {
+    const ns = template?.metadata?.namespace;
+    const now =
+      template === undefined || ns === undefined
+        ? []
+        : dependenciesOf(template).map((d) => templateKey(d.apiVersion, d.kind, ns, d.name));
+    for (const k of new Set([...(this.#lastDeps.get(workload) ?? []), ...now])) this.#queue.add(k);
+    if (now.length === 0) this.#lastDeps.delete(workload);
+    else this.#lastDeps.set(workload, now);
   }
 
   async #worker(): Promise<void> {
