@@ -615,4 +615,51 @@ describe('validation', () => {
     });
     await assert.rejects(hub(['apply', '-f', '-'], yaml(bad)), /maxGroups/);
   });
+
+  test("a manifest one member rejects shows that member's message on the binding; the others apply", async () => {
+    const ns = await newNamespace('rejected');
+    // Valid on the hub; an override makes the container name invalid for eu-west only.
+    const op = {
+      apiVersion: 'meridian.dev/v1alpha1',
+      kind: 'OverridePolicy',
+      metadata: { name: 'break-eu', namespace: ns },
+      spec: {
+        resourceSelectors: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }],
+        overrideRules: [
+          {
+            targetCluster: { clusterNames: ['eu-west'] },
+            overriders: {
+              plaintext: [
+                {
+                  operator: 'replace',
+                  path: '/spec/template/spec/containers/0/name',
+                  value: 'Not_A_DNS_Label',
+                },
+              ],
+            },
+          },
+        ],
+      },
+    };
+    await hub(
+      ['apply', '-f', '-'],
+      yaml(op, deployment(ns, 'web', 1), policy(ns, 'web', [{ apiVersion: 'apps/v1', kind: 'Deployment' }])),
+    );
+    await eventually(async () => {
+      const b = await json<{
+        status?: {
+          conditions?: { type: string; status: string }[];
+          aggregatedStatus?: { clusterName: string; applied?: boolean; appliedMessage?: string }[];
+        };
+      }>(hub(['get', 'rb', '-n', ns, 'web-deployment', '-o', 'json']));
+      const eu = b.status?.aggregatedStatus?.find((s) => s.clusterName === 'eu-west');
+      assert.equal(eu?.applied, false);
+      // The member API server's own validation message, naming the field.
+      assert.match(eu?.appliedMessage ?? '', /spec\.template\.spec\.containers\[0\]\.name.*Not_A_DNS_Label/);
+      assert.equal(b.status?.conditions?.find((c) => c.type === 'FullyApplied')?.status, 'False');
+      for (const c of ['us-east', 'onprem-dc1'])
+        assert.equal(b.status?.aggregatedStatus?.find((s) => s.clusterName === c)?.applied, true);
+    });
+    assert.deepEqual(await replicasIn(ns, 'web'), { 'us-east': 1, 'eu-west': undefined, 'onprem-dc1': 1 });
+  });
 });
