@@ -68,6 +68,15 @@ export const Annotations = {
   policyGeneration: 'meridian.dev/policy-generation',
 } as const;
 
+/** Cluster taint keys Meridian sets itself. */
+export const TaintKeys = {
+  /**
+   * `NoExecute`, added by the Cluster controller when the cluster has not been Ready for its
+   * grace period, removed once it has been Ready again for the stabilisation period.
+   */
+  notReady: 'cluster.meridian.dev/not-ready',
+} as const;
+
 export const Finalizers = {
   /** Holds a Cluster until its execution namespace and Works are gone. */
   cluster: 'meridian.dev/cluster-cleanup',

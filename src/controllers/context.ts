@@ -25,6 +25,29 @@ export interface MemberRegistry {
   subscribe(handler: (cluster: string) => void, signal?: AbortSignal): () => void;
 }
 
+/**
+ * Durations (milliseconds) that tune cluster health and failover. Every field is optional;
+ * each controller documents and applies its own default.
+ */
+export interface ControllerSettings {
+  /** Between health probes of a push-mode member. Default 10 s (±20 % jitter). */
+  readonly clusterProbeIntervalMs?: number;
+  /** Per-request timeout of a health probe. Default 5 s. */
+  readonly clusterProbeTimeoutMs?: number;
+  /** After one failed probe, probe again this soon (two in a row turn Ready False). Default 2 s. */
+  readonly clusterProbeRetryMs?: number;
+  /** A cluster not Ready this long is tainted `cluster.meridian.dev/not-ready:NoExecute`. Default 40 s. */
+  readonly notReadyGracePeriodMs?: number;
+  /** A tainted cluster Ready again this long, without a break, is untainted. Default 30 s. */
+  readonly readyStabilizationMs?: number;
+  /**
+   * Graceful eviction: how long a binding keeps its copy on a cluster it was evicted from,
+   * waiting for the replacement to be healthy, when its policy sets no
+   * `failover.cluster.gracePeriodSeconds`. Default 10 min.
+   */
+  readonly evictionTimeoutMs?: number;
+}
+
 /** What every controller gets when it starts. */
 export interface ControllerContext {
   /** Client of the hub API server. */
@@ -37,6 +60,8 @@ export interface ControllerContext {
   readonly metrics: Registry;
   /** Aborted when the controller must stop (lost leadership, shutdown). */
   readonly signal: AbortSignal;
+  /** Health and failover tuning; absent: every default. */
+  readonly settings?: ControllerSettings;
 }
 
 /** A controller's entry point: runs until `ctx.signal` aborts. */

@@ -9,7 +9,7 @@ import { createRecorder } from '../kube/recorder.ts';
 import { startBindingController } from './binding/controller.ts';
 import { ensureNamespace, installCrds } from './bootstrap/install-crds.ts';
 import { startClusterController } from './cluster/controller.ts';
-import type { ControllerContext, StartController } from './context.ts';
+import type { ControllerContext, ControllerSettings, StartController } from './context.ts';
 import { startDetector } from './detector/controller.ts';
 import { startExecutionController } from './execution/controller.ts';
 import { createMemberRegistry } from './members/registry.ts';
@@ -63,6 +63,8 @@ export interface ManagerOptions {
   readonly signal: AbortSignal;
   /** Shorter lease timings for tests; production keeps client-go's 15/10/2 s. */
   readonly leaseTimings?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** Cluster health and failover timings (probe, taint grace and stabilisation, eviction timeout). */
+  readonly settings?: ControllerSettings;
 }
 
 /**
@@ -91,6 +93,7 @@ export async function runManager(opts: ManagerOptions): Promise<'stopped' | 'los
       log,
       metrics,
       signal: leading,
+      ...(opts.settings && { settings: opts.settings }),
     };
     log.info({ controllers: selected, identity }, 'starting controllers');
     await Promise.all(

@@ -30,6 +30,12 @@ export interface ClusterControllerOptions {
   readonly minSummaryIntervalMs?: number;
   /** Concurrent reconciles (distinct clusters). Default 4: a probe may wait on a slow member. */
   readonly workers?: number;
+  /** Per-request timeout of a probe. Default 5 s. */
+  readonly probeTimeoutMs?: number;
+  /** Not Ready this long ⇒ taint `cluster.meridian.dev/not-ready:NoExecute`. Default 40 s. */
+  readonly notReadyGracePeriodMs?: number;
+  /** Ready again this long ⇒ that taint is removed. Default 30 s. */
+  readonly readyStabilizationMs?: number;
 }
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
@@ -67,6 +73,19 @@ export function createClusterController(
         registers: [ctx.metrics],
       }),
   );
+  const tainted = metric(
+    ctx.metrics,
+    'meridian_cluster_not_ready_tainted',
+    () =>
+      new Gauge({
+        name: 'meridian_cluster_not_ready_tainted',
+        help: '1 while the cluster carries the cluster.meridian.dev/not-ready:NoExecute taint Meridian added.',
+        labelNames: ['cluster'],
+        registers: [ctx.metrics],
+      }),
+  );
+  const defined = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } =>
+    (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
   const reconciler = new ClusterReconciler({
     hub: ctx.hub,
     clusters,
@@ -74,10 +93,14 @@ export function createClusterController(
     members: ctx.members,
     recorder: ctx.recorder,
     log,
-    ...(opts.probeIntervalMs === undefined ? {} : { probeIntervalMs: opts.probeIntervalMs }),
-    ...(opts.retryIntervalMs === undefined ? {} : { retryIntervalMs: opts.retryIntervalMs }),
+    ...defined('probeIntervalMs', opts.probeIntervalMs),
+    ...defined('retryIntervalMs', opts.retryIntervalMs),
+    ...defined('probeTimeoutMs', opts.probeTimeoutMs),
+    ...defined('notReadyGracePeriodMs', opts.notReadyGracePeriodMs),
+    ...defined('readyStabilizationMs', opts.readyStabilizationMs),
     onReadyChange: (c, ok) => ready.set({ cluster: c }, ok ? 1 : 0),
     onStatusWrite: (c) => writes.inc({ cluster: c }),
+    onTaintChange: (c, on) => tainted.set({ cluster: c }, on ? 1 : 0),
   });
   const keyOfCluster = (name: string): ObjectKey => objectKey(undefined, name);
   const controller = defineController({
@@ -139,10 +162,24 @@ export function createClusterController(
   clusters.subscribe((change) => {
     if (change.type === 'delete' && change.object.metadata.name !== undefined) {
       ready.remove({ cluster: change.object.metadata.name });
+      tainted.remove({ cluster: change.object.metadata.name });
     }
   }, ctx.signal);
   return controller;
 }
 
-/** Runs the Cluster controller until `ctx.signal` aborts. */
-export const startClusterController: StartController = (ctx) => createClusterController(ctx).run(ctx.signal);
+/** The Cluster controller options that `ctx.settings` asks for. */
+export function clusterOptionsFrom(ctx: ControllerContext): ClusterControllerOptions {
+  const s = ctx.settings ?? {};
+  const out: { -readonly [K in keyof ClusterControllerOptions]: ClusterControllerOptions[K] } = {};
+  if (s.clusterProbeIntervalMs !== undefined) out.probeIntervalMs = s.clusterProbeIntervalMs;
+  if (s.clusterProbeRetryMs !== undefined) out.retryIntervalMs = s.clusterProbeRetryMs;
+  if (s.clusterProbeTimeoutMs !== undefined) out.probeTimeoutMs = s.clusterProbeTimeoutMs;
+  if (s.notReadyGracePeriodMs !== undefined) out.notReadyGracePeriodMs = s.notReadyGracePeriodMs;
+  if (s.readyStabilizationMs !== undefined) out.readyStabilizationMs = s.readyStabilizationMs;
+  return out;
+}
+
+/** Runs the Cluster controller (tuned by `ctx.settings`) until `ctx.signal` aborts. */
+export const startClusterController: StartController = (ctx) =>
+  createClusterController(ctx, clusterOptionsFrom(ctx)).run(ctx.signal);

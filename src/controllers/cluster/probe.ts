@@ -37,11 +37,11 @@ export async function probe(
     return { ok: true, version: v.gitVersion };
   } catch (err) {
     if (signal.aborted) throw signal.reason;
-    return failure(err);
+    return failure(err, timeoutMs);
   }
 }
 
-function failure(err: unknown): Extract<ProbeOutcome, { ok: false }> {
+function failure(err: unknown, timeoutMs: number): Extract<ProbeOutcome, { ok: false }> {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof KubeError) {
     if (err.code === 'Unauthorized' || err.code === 'Forbidden') {
@@ -57,7 +57,7 @@ function failure(err: unknown): Extract<ProbeOutcome, { ok: false }> {
   }
   // No HTTP answer: connection refused, TLS failure, timeout.
   const detail =
-    err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : message;
+    err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : message;
   return { ok: false, reason: 'Unreachable', message: `API server unreachable: ${detail}` };
 }
 

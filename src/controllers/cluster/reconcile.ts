@@ -7,7 +7,10 @@
  * - probes the member's health on a timer (the one deliberate timer of the design: push mode
  *   has no agent to heartbeat): `/readyz`, `/version` and, when discovery changed, its APIs;
  * - computes the resource summary from the member's node and pod informers;
- * - writes `status` by server-side apply only when something it owns changed.
+ * - writes `status` by server-side apply only when something it owns changed;
+ * - taints the cluster `cluster.meridian.dev/not-ready:NoExecute` once it has not been Ready
+ *   for the grace period, and removes that taint once it has been Ready again for the
+ *   stabilisation period (see `taints.ts`), with an Event for each.
  *
  * State kept in memory per cluster (probe timing, failures, last discovery) is a cache: after a
  * restart the first reconcile probes again. Entries are dropped when the Cluster is gone or its
@@ -22,6 +25,7 @@ import {
   Kinds,
   Labels,
   Plurals,
+  TaintKeys,
   VERSION,
   clusterNamespace,
   type APIEnablement,
@@ -49,8 +53,14 @@ import {
   type ConditionInput,
   type ProbeOutcome,
 } from './conditions.ts';
-import { discover, groupVersions, probe } from './probe.ts';
+import { PROBE_TIMEOUT_MS, discover, groupVersions, probe } from './probe.ts';
 import { computeCapacity, toResourceSummary, type Node, type Pod } from './summary.ts';
+import {
+  DEFAULT_NOT_READY_GRACE_MS,
+  DEFAULT_READY_STABILIZATION_MS,
+  notReadyTaintDecision,
+  taintPatch,
+} from './taints.ts';
 
 export { CLUSTERS };
 
@@ -111,10 +121,17 @@ export interface ClusterReconcilerOptions {
   readonly probeIntervalMs?: number;
   /** After a failure below the threshold, probe again this soon. Default 2 s. */
   readonly retryIntervalMs?: number;
+  /** Per-request timeout of a probe. Default 5 s. */
+  readonly probeTimeoutMs?: number;
+  /** Not Ready this long ⇒ `NoExecute` taint. Default 40 s. */
+  readonly notReadyGracePeriodMs?: number;
+  /** Ready again this long ⇒ the taint is removed. Default 30 s. */
+  readonly readyStabilizationMs?: number;
   readonly now?: () => number;
   readonly random?: () => number;
   readonly onReadyChange?: (cluster: string, ready: boolean) => void;
   readonly onStatusWrite?: (cluster: string) => void;
+  readonly onTaintChange?: (cluster: string, tainted: boolean) => void;
 }
 
 interface Runtime {
@@ -197,8 +214,8 @@ export class ClusterReconciler implements Reconciler {
   async #sync(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
     const name = cluster.metadata.name as string;
     await this.#ensureNamespace(name, ctx.signal);
-    // Pull-mode clusters report their own status through the agent.
-    if (cluster.spec.syncMode !== 'Push') return {};
+    // Pull-mode clusters report their own status through the agent; the taint follows it.
+    if (cluster.spec.syncMode !== 'Push') return this.#taint(cluster, readyOf(cluster.status), {}, ctx);
 
     const existing = cluster.status ?? {};
     const nowMs = this.#now();
@@ -214,9 +231,9 @@ export class ClusterReconciler implements Reconciler {
         ...ownedView(existing),
         conditions: ownConditions(setCondition(existing.conditions, notConnectedCondition(why), now)),
       };
-      await this.#write(cluster, existing, status, ctx);
+      const written = await this.#write(cluster, existing, status, ctx);
       // The registry's change notification requeues this cluster when it connects.
-      return {};
+      return this.#taint(written ?? cluster, readyOf(status), {}, ctx);
     }
 
     let rt = this.#runtime.get(name);
@@ -266,13 +283,57 @@ export class ClusterReconciler implements Reconciler {
         ? {}
         : { resourceSummary: toResourceSummary(capacity), nodeSummary: { ...capacity.nodes } }),
     };
-    await this.#write(cluster, existing, status, ctx);
-    return { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) };
+    const written = await this.#write(cluster, existing, status, ctx);
+    return this.#taint(
+      written ?? cluster,
+      readyOf(status),
+      { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) },
+      ctx,
+    );
+  }
+
+  /**
+   * Adds or removes the not-ready taint as `ready` says (see `taints.ts`), on `cluster` as
+   * last seen (after our own status write, so its resourceVersion is current). Returns
+   * `result` with its requeue brought forward to the next taint deadline.
+   */
+  async #taint(
+    cluster: Cluster,
+    ready: Condition | undefined,
+    result: Result,
+    ctx: ReconcileContext,
+  ): Promise<Result> {
+    const name = cluster.metadata.name as string;
+    const decision = notReadyTaintDecision(ready, cluster.spec.taints, this.#now(), {
+      gracePeriodMs: this.#o.notReadyGracePeriodMs ?? DEFAULT_NOT_READY_GRACE_MS,
+      stabilizationMs: this.#o.readyStabilizationMs ?? DEFAULT_READY_STABILIZATION_MS,
+    });
+    if (decision.action === 'keep') {
+      const recheck = decision.recheckAfterMs;
+      if (recheck === undefined) return result;
+      // One second more: lastTransitionTime has second precision.
+      const at = recheck + 1_000;
+      return { requeueAfterMs: Math.min(result.requeueAfterMs ?? at, at) };
+    }
+    const ops = taintPatch(decision, cluster.spec.taints, cluster.metadata.resourceVersion);
+    if (ops !== undefined) {
+      await this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal });
+    }
+    const added = decision.action === 'add';
+    ctx.log.info({ cluster: name, taint: TaintKeys.notReady }, decision.message);
+    this.#o.recorder.event(
+      cluster,
+      added ? 'Warning' : 'Normal',
+      added ? 'ClusterTainted' : 'ClusterUntainted',
+      decision.message,
+    );
+    this.#o.onTaintChange?.(name, added);
+    return result;
   }
 
   async #probe(name: string, rt: Runtime, ctx: ReconcileContext): Promise<void> {
     const client = rt.connection.client;
-    const outcome = await probe(client, ctx.signal);
+    const outcome = await probe(client, ctx.signal, this.#o.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
     const t = this.#now();
     rt.outcome = outcome;
     if (outcome.ok) {
@@ -307,23 +368,24 @@ export class ClusterReconciler implements Reconciler {
     rt.nextProbeAt = this.#now() + delay;
   }
 
+  /** Writes `status` when it differs from `existing`; resolves the written object, if any. */
   async #write(
     cluster: Cluster,
     existing: ClusterStatus,
     status: StatusView,
     ctx: ReconcileContext,
-  ): Promise<void> {
+  ): Promise<Cluster | undefined> {
     const name = cluster.metadata.name as string;
     const before = existing.conditions?.find((c) => c.type === ConditionTypes.Ready);
     const after = status.conditions?.find((c) => c.type === ConditionTypes.Ready);
-    if (canonical(ownedView(existing)) === canonical(status)) return;
+    if (canonical(ownedView(existing)) === canonical(status)) return undefined;
     const patch: KubeObject & { status: StatusView } = {
       apiVersion: API_VERSION,
       kind: Kinds.Cluster,
       metadata: { name },
       status,
     };
-    await this.#o.hub.applyStatus(CLUSTERS, patch, {
+    const written = await this.#o.hub.applyStatus<Cluster>(CLUSTERS, patch, {
       fieldManager: FIELD_MANAGER,
       force: true,
       signal: ctx.signal,
@@ -336,6 +398,7 @@ export class ClusterReconciler implements Reconciler {
         this.#o.recorder.event(cluster, 'Warning', 'ClusterNotReady', `${after.reason}: ${after.message}`);
       }
     }
+    return written;
   }
 
   async #ensureNamespace(cluster: string, signal: AbortSignal): Promise<void> {
@@ -386,6 +449,10 @@ export class ClusterReconciler implements Reconciler {
     const watched = this.#o.namespaces.get(objectKey(undefined, ns)) !== undefined;
     return watched ? {} : { requeueAfterMs: 2_000 };
   }
+}
+
+function readyOf(status: Pick<ClusterStatus, 'conditions'> | undefined): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === ConditionTypes.Ready);
 }
 
 function ignoreNotFound(err: unknown): void {
