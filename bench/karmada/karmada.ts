@@ -67,6 +67,38 @@ export interface KarmadaOptions extends PeerOptions {
   readonly extraArgs?: Partial<Record<KarmadaComponent, readonly string[]>>;
 }
 
+const COMPONENTS: readonly KarmadaComponent[] = [
+  'controller-manager',
+  'scheduler',
+  'webhook',
+  'aggregated-apiserver',
+];
+
+/**
+ * Reads the runner's generic `args` (`--controller-args`, shared by every system) as Karmada
+ * options: `--karmada-client-qps=N` sets `clientQps`, `<component>:<flag>` (e.g.
+ * `controller-manager:--v=2`) adds a flag to one component; anything else is meant for
+ * another system and is ignored.
+ */
+export function karmadaOptionsFromArgs(args: readonly string[]): {
+  clientQps?: number;
+  extraArgs: Partial<Record<KarmadaComponent, string[]>>;
+  ignored: string[];
+} {
+  let clientQps: number | undefined;
+  const extraArgs: Partial<Record<KarmadaComponent, string[]>> = {};
+  const ignored: string[] = [];
+  for (const a of args) {
+    const qps = /^--karmada-client-qps=(\d+(?:\.\d+)?)$/.exec(a);
+    const colon = a.indexOf(':');
+    const component = COMPONENTS.find((c) => colon > 0 && a.slice(0, colon) === c);
+    if (qps) clientQps = Number(qps[1]);
+    else if (component) (extraArgs[component] ??= []).push(a.slice(colon + 1));
+    else ignored.push(a);
+  }
+  return { ...(clientQps !== undefined && { clientQps }), extraArgs, ignored };
+}
+
 export type KarmadaComponent = 'controller-manager' | 'scheduler' | 'webhook' | 'aggregated-apiserver';
 
 /** The peer interface, plus what a report may want to show about this Karmada. */
@@ -151,6 +183,14 @@ export async function startKarmada(
   opts: KarmadaOptions = {},
 ): Promise<KarmadaControlPlane> {
   const log = opts.log ?? (() => {});
+  const fromArgs = karmadaOptionsFromArgs(opts.args ?? []);
+  if (fromArgs.ignored.length > 0)
+    log(`karmada: ignoring args not meant for Karmada: ${fromArgs.ignored.join(' ')}`);
+  const clientQps = opts.clientQps ?? fromArgs.clientQps;
+  const extraArgs = (c: KarmadaComponent): readonly string[] => [
+    ...(fromArgs.extraArgs[c] ?? []),
+    ...(opts.extraArgs?.[c] ?? []),
+  ];
   const t0 = performance.now();
   const since = () => `${Math.round(performance.now() - t0)} ms`;
   const [binDir, src] = await Promise.all([ensureKarmadaBinaries(log), karmadaSource()]);
@@ -311,13 +351,13 @@ export async function startKarmada(
 
     // 3. Karmada's components.
     const karmadaBin = (c: string) => join(binDir, `karmada-${c}`);
-    const qps = opts.clientQps;
+    const qps = clientQps;
     const kubeQps = qps === undefined ? [] : [`--kube-api-qps=${qps}`, `--kube-api-burst=${2 * qps}`];
     const clusterQps =
       qps === undefined ? [] : [`--cluster-api-qps=${qps}`, `--cluster-api-burst=${2 * qps}`];
     const startComponent = (c: KarmadaComponent, args: readonly string[]): ManagedProcess =>
       sup.start(`karmada/karmada-${c}`, karmadaBin(c), {
-        args: [...args, ...(opts.extraArgs?.[c] ?? [])],
+        args: [...args, ...extraArgs(c)],
         logPath: join(logDir, `karmada-${c}.log`),
         cwd: dir,
       });
@@ -453,6 +493,14 @@ export async function startKarmada(
       clientQps: qps,
       kubeconfig,
       pids: () => karmadaProcesses.filter((p) => p.running()).map((p) => p.pid),
+      notes: () => [
+        `Karmada ${KARMADA_VERSION}; client rate limit ${
+          qps === undefined ? "Karmada's default (40 QPS, burst 60)" : `${qps} QPS, burst ${2 * qps}`
+        }; controllers = karmada-controller-manager, -scheduler, -webhook, -aggregated-apiserver`,
+        ...karmadaProcesses
+          .filter((p) => !p.running() && !stopped)
+          .map((p) => `${p.name} exited during the run`),
+      ],
       processes: () => sup.processes().map((p) => ({ name: p.name, pid: p.pid })),
       async applyPolicy(namespace, labelSelector) {
         const policy = {
