@@ -107,6 +107,11 @@ export interface KarmadaControlPlane extends PeerControlPlane {
   readonly binDir: string;
   /** The client QPS the components run with, or undefined for Karmada's defaults. */
   readonly clientQps: number | undefined;
+  /**
+   * Karmada's own kube-apiserver (the counterpart of Meridian's `hub/kube-apiserver`, which
+   * sits idle while Karmada runs), for the report's API-server memory column.
+   */
+  apiServerPids(): number[];
   /** Every process this Karmada started, by name (`karmada/karmada-scheduler`, `karmada/kube-apiserver`, …). */
   processes(): { readonly name: string; readonly pid: number }[];
 }
@@ -281,7 +286,13 @@ export async function startKarmada(
     // 1. karmada-apiserver: a plain kube-apiserver (aggregation-layer flags are in apiServerArgs).
     const etcdUrl = etcdUrlOf(env);
     const etcdPrefix = `/clusters/${dir.split('/').at(-1)}`;
-    await startApiServer(sup, bin, logDir, { name: 'karmada', pki, port: apiPort, etcdUrl, etcdPrefix });
+    const apiServer = await startApiServer(sup, bin, logDir, {
+      name: 'karmada',
+      pki,
+      port: apiPort,
+      etcdUrl,
+      etcdPrefix,
+    });
     log(`karmada: kube-apiserver up at ${server} (${since()})`);
 
     // 2. Housekeeping controllers (as Meridian's hub has), CRDs, namespaces, the APIService.
@@ -501,6 +512,7 @@ export async function startKarmada(
           .filter((p) => !p.running() && !stopped)
           .map((p) => `${p.name} exited during the run`),
       ],
+      apiServerPids: () => (apiServer.running() ? [apiServer.pid] : []),
       processes: () => sup.processes().map((p) => ({ name: p.name, pid: p.pid })),
       async applyPolicy(namespace, labelSelector) {
         const policy = {
