@@ -1,24 +1,23 @@
 /**
- * Profiling harness: one Meridian volume on local in-process storage nodes, exported over
- * NBD, driven by fio (4k random write by default). Run it under `--cpu-prof` and summarise
- * the profile with `bench/storage/cpu-summary.ts`.
+ * Profiling harness: one fio job against one Meridian topology (see `setup.ts`). Run it
+ * under `--cpu-prof` (the frontend and co-located node are in this process) and summarise
+ * the profile with `bench/storage/cpu-summary.ts`, or under `perf record`.
  *
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/storage/profile.ts --replicas 1 --seconds 5
+ *   node bench/storage/profile.ts --replicas 3 --far-delay 30 --iodepth 1
+ *   node bench/storage/profile.ts --no-colocated   # replica 0 as its own process, over TCP
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
-import { NbdServer } from '../../src/storage/nbd/nbd-server.ts';
-import { StorageNode } from '../../src/storage/node/storage-node.ts';
-import { ReplicatedVolume, type AckMode } from '../../src/storage/volume/replicated-volume.ts';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { AckMode } from '../../src/storage/volume/replicated-volume.ts';
+import { fio, MiB, serve, Stops, withCpu } from './setup.ts';
 
-const run = promisify(execFile);
-const MiB = 1024 * 1024;
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     replicas: { type: 'string', default: '1' },
+    colocated: { type: 'boolean', default: true },
+    'far-delay': { type: 'string', default: '0' },
     seconds: { type: 'string', default: '5' },
     mode: { type: 'string', default: 'fastest' },
     rw: { type: 'string', default: 'randwrite' },
@@ -27,69 +26,45 @@ const { values } = parseArgs({
     size: { type: 'string', default: String(256 * MiB) },
   },
 });
-const n = Number(values.replicas);
 const size = Number(values.size);
-const dirs: string[] = [];
-const stops: (() => Promise<void> | void)[] = [];
+const stops = new Stops();
 try {
-  const replicas = [];
-  for (let k = 0; k < n; k++) {
-    const dir = await mkdtemp(join(tmpdir(), 'prof-node-'));
-    dirs.push(dir);
-    const node = new StorageNode({ nodeId: `n${k}`, dir, labels: {}, capacityBytes: 4 * size });
-    const port = await node.listen();
-    stops.push(() => node.close());
-    replicas.push({ nodeId: `n${k}`, endpoint: { host: '127.0.0.1', port } });
-  }
-  const v = await ReplicatedVolume.open({
-    id: 'prof',
-    sizeBytes: size,
-    replicas,
-    ackMode: values.mode as AckMode,
-    durability: Math.min(2, n),
-  });
-  stops.push(() => v.close());
-  const server = new NbdServer({ exports: new Map([['prof', v]]) });
-  const port = await server.listen();
-  stops.push(() => server.close());
-  const cpu0 = process.cpuUsage();
-  const { stdout } = await run(
-    'fio',
-    [
-      '--name=p',
-      '--ioengine=nbd',
-      `--uri=nbd://127.0.0.1:${port}/prof`,
-      `--rw=${values.rw}`,
-      `--bs=${values.bs}`,
-      `--iodepth=${values.iodepth}`,
-      `--size=${size}`,
-      '--time_based',
-      `--runtime=${values.seconds}`,
-      '--output-format=json',
-    ],
-    { maxBuffer: 16 * MiB },
+  const served = await serve(
+    stops,
+    {
+      mode: values.mode as AckMode,
+      replicas: Number(values.replicas),
+      colocated: values.colocated,
+      farDelayMs: Number(values['far-delay']),
+      sizeBytes: size,
+    },
+    'prof',
   );
-  const cpu = process.cpuUsage(cpu0);
-  type Side = {
-    iops: number;
-    bw_bytes: number;
-    total_ios: number;
-    clat_ns: { percentile: Record<string, number> };
-  };
-  const j = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: Side; write: Side }[] })
-    .jobs[0];
-  const side = values.rw.includes('read') ? j?.read : j?.write;
+  const job = { name: 'p', rw: values.rw, bs: values.bs, iodepth: Number(values.iodepth) };
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const { result, cpuSeconds } = await withCpu(served.nodePids, () =>
+    fio(served.uri, job, size, Number(values.seconds)),
+  );
   process.stdout.write(
     JSON.stringify({
-      iops: Math.round(side?.iops ?? 0),
-      mibs: ((side?.bw_bytes ?? 0) / MiB).toFixed(1),
-      p50us: (side?.clat_ns.percentile['50.000000'] ?? 0) / 1000,
-      p99us: (side?.clat_ns.percentile['99.000000'] ?? 0) / 1000,
-      // This process's CPU (frontend + nodes) per I/O: steadier than wall time on a shared box.
-      cpuUsPerIo: Math.round((cpu.user + cpu.system) / Math.max(1, side?.total_ios ?? 0)),
+      iops: Math.round(result.iops),
+      mibs: result.mibs.toFixed(1),
+      p50us: result.p50us,
+      p99us: result.p99us,
+      // Meridian's CPU (this process + node processes) per I/O: steadier than wall time.
+      cpuUsPerIo: Math.round((cpuSeconds * 1e6) / Math.max(1, result.ios)),
+      // This event loop's blocking: a stall here delays every request in flight.
+      loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      replicas: served.volume.status().replicas.map((r) => ({
+        node: r.nodeId,
+        link: r.link,
+        state: r.state,
+        lag: r.lagWrites,
+        ewmaMs: r.ewmaMs?.toFixed(3),
+      })),
     }) + '\n',
   );
 } finally {
-  for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await stops.run();
 }

@@ -1,5 +1,20 @@
 import { StorageError } from '../errors.ts';
 
+const TWO_32 = 0x1_0000_0000;
+
+/** Writes a non-negative safe integer as a big-endian u64 at `at`. */
+export function putU64(buf: Buffer, v: number, at: number): void {
+  buf.writeUInt32BE(Math.floor(v / TWO_32), at);
+  buf.writeUInt32BE(v >>> 0, at + 4);
+}
+
+/** Reads a big-endian u64 at `at`; throws `Protocol` above 2^53 - 1. */
+export function getU64(buf: Buffer, at: number): number {
+  const hi = buf.readUInt32BE(at);
+  if (hi > 0x1f_ffff) throw new StorageError('Protocol', 'u64 out of range');
+  return hi * TWO_32 + buf.readUInt32BE(at + 4);
+}
+
 /** Big-endian writer over a growable buffer, for small message headers. */
 export class BufWriter {
   #buf: Buffer;
@@ -31,9 +46,11 @@ export class BufWriter {
     this.#pos = this.#buf.writeUInt32BE(v, this.#pos);
     return this;
   }
+  /** Non-negative integers up to 2^53 (two u32 writes: no BigInt on the hot path). */
   u64(v: number): this {
     this.#ensure(8);
-    this.#pos = this.#buf.writeBigUInt64BE(BigInt(v), this.#pos);
+    putU64(this.#buf, v, this.#pos);
+    this.#pos += 8;
     return this;
   }
   str(s: string): this {
@@ -82,9 +99,7 @@ export class BufReader {
     return this.#buf.readUInt32BE(this.#need(4));
   }
   u64(): number {
-    const v = this.#buf.readBigUInt64BE(this.#need(8));
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new StorageError('Protocol', 'u64 out of range');
-    return Number(v);
+    return getU64(this.#buf, this.#need(8));
   }
   str(max = 4096): string {
     const n = this.u32();

@@ -41,6 +41,20 @@ export class SocketReader {
     return this.#length;
   }
 
+  /** The big-endian u32 at the front, without consuming it; undefined if under 4 bytes. */
+  peekU32(): number | undefined {
+    if (this.#length < 4) return undefined;
+    const first = this.#chunks[0] as Buffer;
+    if (first.length >= 4) return first.readUInt32BE(0);
+    let v = 0;
+    let got = 0;
+    for (const c of this.#chunks) {
+      for (let i = 0; i < c.length && got < 4; i++, got++) v = v * 256 + (c[i] as number);
+      if (got === 4) break;
+    }
+    return v;
+  }
+
   /** Exactly `n` bytes if already buffered (no promise, no event-loop hop), else undefined. */
   tryRead(n: number): Buffer | undefined {
     if (this.#length < n) return undefined;

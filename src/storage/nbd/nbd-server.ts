@@ -1,7 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { StorageError } from '../errors.ts';
-import { BufReader, BufWriter } from '../io/codec.ts';
-import { Semaphore } from '../io/semaphore.ts';
+import { BufReader, BufWriter, putU64 } from '../io/codec.ts';
 import { SocketReader } from '../io/socket-reader.ts';
 import { FrameSink } from '../protocol/frame-io.ts';
 import type { BlockDevice } from './block-device.ts';
@@ -218,115 +217,137 @@ class Connection {
     return device;
   }
 
+  /**
+   * The transmission phase. Requests already buffered are parsed and dispatched
+   * synchronously, one after another, so a burst from the client reaches the device in
+   * one turn (the replicas then group-commit it) and the replies leave in one write.
+   * One promise reaction per request; slots bound what is in flight.
+   */
   async #transmit(device: BlockDevice): Promise<void> {
-    const slots = new Semaphore(this.#opts.maxInFlight ?? 32);
-    const inFlight = new Set<Promise<void>>();
+    const max = this.#opts.maxInFlight ?? 32;
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    const release = (): void => {
+      inFlight--;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const reader = this.#reader;
     for (;;) {
-      if (!slots.tryAcquire()) await slots.acquire();
-      const h = this.#reader.tryRead(28) ?? (await this.#reader.read(28).catch(() => undefined));
+      while (inFlight >= max) await new Promise<void>((resolve) => (wake = resolve));
+      const h = reader.tryRead(28) ?? (await reader.read(28).catch(() => undefined));
       if (h === undefined) break; // client hung up
       if (h.readUInt32BE(0) !== C.REQUEST_MAGIC) throw new StorageError('Protocol', 'bad request magic');
       const flags = h.readUInt16BE(4);
       const type = h.readUInt16BE(6);
-      const handle = h.subarray(8, 16);
-      const offset = Number(h.readBigUInt64BE(16));
+      const handleHi = h.readUInt32BE(8);
+      const handleLo = h.readUInt32BE(12);
+      // Offsets past 2^53 are out of range for any export; no BigInt needed.
+      const offset = h.readUInt32BE(16) * 0x1_0000_0000 + h.readUInt32BE(20);
       const length = h.readUInt32BE(24);
       if (type === C.CMD_DISC) break;
       let payload: Buffer | undefined;
       if (type === C.CMD_WRITE) {
         if (length > this.#maxPayload) throw new StorageError('Protocol', `write of ${length} bytes`);
-        payload = this.#reader.tryRead(length) ?? (await this.#reader.read(length));
+        payload = reader.tryRead(length) ?? (await reader.read(length));
       }
-      const p = this.#execute(device, type, flags, offset, length, payload)
-        .then(
-          (data) => this.#reply(type, handle, offset, length, 0, data),
-          (err: unknown) => this.#reply(type, handle, offset, length, errno(err), undefined),
-        )
-        .then(() => this.#sink.drained());
-      const tracked = p.finally(() => {
-        inFlight.delete(tracked);
-        slots.release();
-      });
-      inFlight.add(tracked);
+      inFlight++;
+      const done = (error: number, data: Buffer | undefined): void => {
+        if (this.#reply(type, handleHi, handleLo, offset, length, error, data)) release();
+        else void this.#sink.drained().then(release);
+      };
+      this.#execute(device, type, flags, offset, length, payload).then(
+        (data) => done(0, data instanceof Buffer ? data : undefined),
+        (err: unknown) => done(errno(err), undefined),
+      );
     }
-    await Promise.all(inFlight);
+    while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
   }
 
-  async #execute(
+  #execute(
     d: BlockDevice,
     type: number,
     flags: number,
     offset: number,
     length: number,
     payload: Buffer | undefined,
-  ): Promise<Buffer | undefined> {
+  ): Promise<unknown> {
     const fua = (flags & C.CMD_FLAG_FUA) !== 0;
     const inRange = offset + length <= d.size;
-    switch (type) {
-      case C.CMD_READ:
-        if (!inRange || length > this.#maxPayload) throw new NbdError(C.EINVAL);
-        return length === 0 ? Buffer.alloc(0) : d.read(offset, length);
-      case C.CMD_WRITE:
-        if (!inRange) throw new NbdError(C.ENOSPC);
-        if (length > 0) await d.write(offset, payload ?? Buffer.alloc(0), fua);
-        return undefined;
-      case C.CMD_FLUSH:
-        await d.flush();
-        return undefined;
-      case C.CMD_TRIM:
-        if (!inRange) throw new NbdError(C.EINVAL);
-        if (length > 0) await d.trim(offset, length, fua);
-        return undefined;
-      case C.CMD_WRITE_ZEROES:
-        if (!inRange) throw new NbdError(C.ENOSPC);
-        if (length > 0) await d.writeZeroes(offset, length, fua);
-        return undefined;
-      default:
-        throw new NbdError(C.EINVAL);
+    try {
+      switch (type) {
+        case C.CMD_READ:
+          if (!inRange || length > this.#maxPayload) throw new NbdError(C.EINVAL);
+          return length === 0 ? Promise.resolve(Buffer.alloc(0)) : d.read(offset, length);
+        case C.CMD_WRITE:
+          if (!inRange) throw new NbdError(C.ENOSPC);
+          return length > 0 ? d.write(offset, payload ?? Buffer.alloc(0), fua) : Promise.resolve();
+        case C.CMD_FLUSH:
+          return d.flush();
+        case C.CMD_TRIM:
+          if (!inRange) throw new NbdError(C.EINVAL);
+          return length > 0 ? d.trim(offset, length, fua) : Promise.resolve();
+        case C.CMD_WRITE_ZEROES:
+          if (!inRange) throw new NbdError(C.ENOSPC);
+          return length > 0 ? d.writeZeroes(offset, length, fua) : Promise.resolve();
+        default:
+          throw new NbdError(C.EINVAL);
+      }
+    } catch (e) {
+      return Promise.reject(e as Error);
     }
   }
 
+  /** Queues the reply; false when the socket is past its high-water mark. */
   #reply(
     type: number,
-    handle: Buffer,
+    handleHi: number,
+    handleLo: number,
     offset: number,
     length: number,
     error: number,
     data: Buffer | undefined,
-  ): void {
-    if (this.#socket.destroyed) return;
+  ): boolean {
+    if (this.#socket.destroyed) return true;
     if (type === C.CMD_READ && this.#structured) {
+      if (error === 0 && data !== undefined && data.length > 0) {
+        // One header buffer: chunk header (20) + the OFFSET_DATA chunk's offset (8).
+        const h = Buffer.allocUnsafe(28);
+        h.writeUInt32BE(C.STRUCTURED_REPLY_MAGIC, 0);
+        h.writeUInt16BE(C.REPLY_FLAG_DONE, 4);
+        h.writeUInt16BE(C.REPLY_TYPE_OFFSET_DATA, 6);
+        h.writeUInt32BE(handleHi, 8);
+        h.writeUInt32BE(handleLo, 12);
+        h.writeUInt32BE(8 + data.length, 16);
+        putU64(h, offset, 20);
+        return this.#sink.write([h, data]);
+      }
       const h = Buffer.alloc(20);
       h.writeUInt32BE(C.STRUCTURED_REPLY_MAGIC, 0);
       h.writeUInt16BE(C.REPLY_FLAG_DONE, 4);
-      handle.copy(h, 8);
+      h.writeUInt32BE(handleHi, 8);
+      h.writeUInt32BE(handleLo, 12);
       if (error !== 0) {
         const msg = Buffer.from('read failed');
         h.writeUInt16BE(C.REPLY_TYPE_ERROR, 6);
         h.writeUInt32BE(6 + msg.length, 16);
-        this.#sink.write([h, new BufWriter().u32(error).u16(msg.length).bytes(msg).finish()]);
-      } else if (data === undefined || data.length === 0) {
-        h.writeUInt16BE(C.REPLY_TYPE_NONE, 6);
-        this.#sink.write([h]);
-      } else {
-        h.writeUInt16BE(C.REPLY_TYPE_OFFSET_DATA, 6);
-        h.writeUInt32BE(8 + data.length, 16);
-        const off = Buffer.allocUnsafe(8);
-        off.writeBigUInt64BE(BigInt(offset));
-        this.#sink.write([h, off, data]);
+        return this.#sink.write([h, new BufWriter().u32(error).u16(msg.length).bytes(msg).finish()]);
       }
-      return;
+      h.writeUInt16BE(C.REPLY_TYPE_NONE, 6);
+      return this.#sink.write([h]);
     }
-    const h = Buffer.alloc(16);
+    const h = Buffer.allocUnsafe(16);
     h.writeUInt32BE(C.SIMPLE_REPLY_MAGIC, 0);
     h.writeUInt32BE(error, 4);
-    handle.copy(h, 8);
-    if (error === 0 && data !== undefined && data.length > 0) this.#sink.write([h, data]);
+    h.writeUInt32BE(handleHi, 8);
+    h.writeUInt32BE(handleLo, 12);
+    if (error === 0 && data !== undefined && data.length > 0) return this.#sink.write([h, data]);
     // A simple reply to a failed READ cannot tell the client "no payload follows": the
     // spec lets the server send `length` bytes the client then ignores.
-    else if (error !== 0 && type === C.CMD_READ && length <= this.#maxPayload)
-      this.#sink.write([h, Buffer.alloc(length)]);
-    else this.#sink.write([h]);
+    if (error !== 0 && type === C.CMD_READ && length <= this.#maxPayload)
+      return this.#sink.write([h, Buffer.alloc(length)]);
+    return this.#sink.write([h]);
   }
 }
 

@@ -14,7 +14,21 @@ type State = {
   readonly checkpointEpoch: number;
 };
 
-export type ReplicaVolumeOptions = WriteLogOptions;
+export type ReplicaVolumeOptions = WriteLogOptions & {
+  /**
+   * Checkpoint (fdatasync extents, let old log go) after this many bytes of writes;
+   * default `retainBytes`. Each checkpoint forces writeback of every dirty extent page,
+   * so a short interval costs disk and CPU (and stalls writers on ext4 locks); a long
+   * one lengthens log replay after a crash.
+   */
+  readonly checkpointBytes?: number;
+};
+
+/** Writes appended to the log in one turn, committed together. */
+type Batch = { readonly done: Promise<void>; resolve: () => void; reject: (e: unknown) => void };
+
+/** Unapplied log bytes past which extents are brought up to date at once, not after the turn. */
+const MAX_UNAPPLIED_BYTES = 8 * 1024 * 1024;
 
 /**
  * One volume's replica on a storage node: extents + write log + persisted state.
@@ -24,33 +38,62 @@ export type ReplicaVolumeOptions = WriteLogOptions;
  *   repeat of an applied seq with the same epoch is acknowledged again (idempotent retry).
  * - A request whose epoch is below the replica's throws `StaleEpochError`; a higher epoch
  *   is adopted and persisted before anything is acknowledged under it.
- * - A write is appended to the log before it is applied; `flush()` and FUA writes fsync the
- *   log, so `durableSeq` survives power loss. Restart replays the log past the checkpoint,
- *   so it resumes at the last durable (at least) write.
- * - Requests take effect in arrival order: a read sees every write that arrived before it.
- *   Writes and reads run synchronously (page cache) when nothing slower is queued; epoch
- *   changes and checkpoint state go through one queue, and requests arriving meanwhile
- *   queue behind them. fdatasyncs (FLUSH, FUA, checkpoints) run off the event loop while
- *   later writes keep applying; concurrent FLUSH/FUA share fdatasyncs (group commit).
+ * - **Applied** (what `write` resolving and `appliedSeq` mean): the write's log record is
+ *   in the OS page cache, so it survives a crash of this process (restart replays the
+ *   log past the last checkpoint), not a crash of the host. `flush()` and FUA writes
+ *   fdatasync the log: **durable** (`durableSeq`), survives power loss.
+ * - Group commit: writes arriving in one turn of the event loop are queued and their log
+ *   records written with one `pwritev` in a microtask at the end of that turn; each
+ *   write resolves after that. Concurrent FLUSH/FUA share fdatasyncs.
+ * - Extents are brought up to date after the batch is acknowledged (a `setImmediate`
+ *   later, or at once past 8 MiB pending), never before the log record exists (a crash
+ *   in between is repaired by replay). A read first applies everything pending, so it
+ *   sees every write that arrived before it.
+ * - Epoch changes go through one queue and requests arriving meanwhile queue behind
+ *   them. Checkpoints (extent fdatasync, state file, log trim) run in the background
+ *   and never stall writes.
  */
 export class ReplicaVolume {
   readonly #dir: string;
   readonly #extents: ExtentStore;
   readonly #log: WriteLog;
   readonly #queue = new SerialQueue();
-  readonly #segmentBytes: number;
+  /** Serialises `state.json` replacements (epoch changes, checkpoints). */
+  readonly #stateWrites = new SerialQueue();
+  readonly #checkpointBytes: number;
   #state: State;
   #bytesSinceCheckpoint = 0;
   /** The background checkpoint in flight, if any (close waits for it: it uses our fds). */
   #checkpointing: Promise<void> | undefined;
   #checkpointError: unknown;
+  /** The batch being appended this turn. */
+  #batch: Batch | undefined;
+  readonly #commitTask = (): void => {
+    try {
+      this.#commitNow();
+    } catch {
+      // the batch's writers were rejected with the error
+    }
+  };
+  /** Committed to the log, not yet written to the extents, in seq order. */
+  #unapplied: WriteEntry[] = [];
+  #unappliedBytes = 0;
+  #applyScheduled = false;
+  /** Extents could not be updated: the replica refuses I/O until restarted (replay repairs). */
+  #applyError: StorageError | undefined;
 
-  private constructor(dir: string, extents: ExtentStore, log: WriteLog, state: State, segmentBytes: number) {
+  private constructor(
+    dir: string,
+    extents: ExtentStore,
+    log: WriteLog,
+    state: State,
+    checkpointBytes: number,
+  ) {
     this.#dir = dir;
     this.#extents = extents;
     this.#log = log;
     this.#state = state;
-    this.#segmentBytes = segmentBytes;
+    this.#checkpointBytes = checkpointBytes;
   }
 
   /** Loads an existing replica, replaying its log; undefined if none exists in `dir`. */
@@ -65,7 +108,7 @@ export class ReplicaVolume {
     const extents = await ExtentStore.open(join(dir, 'extents'));
     const log = await WriteLog.open(join(dir, 'log'), opts, state.checkpointSeq);
     for await (const e of log.replay(state.checkpointSeq)) applyTo(extents, e);
-    return new ReplicaVolume(dir, extents, log, state, opts.segmentBytes);
+    return new ReplicaVolume(dir, extents, log, state, opts.checkpointBytes ?? opts.retainBytes);
   }
 
   static async create(
@@ -113,24 +156,28 @@ export class ReplicaVolume {
     });
   }
 
-  /** Applies `entry` under fencing epoch `epoch` (≥ `entry.epoch`). */
+  /**
+   * Applies `entry` under fencing epoch `epoch` (≥ `entry.epoch`); resolves once its log
+   * record is in the page cache (with `fua`: fdatasynced).
+   */
   async write(epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
-    if (this.#queue.idle && epoch === this.#state.epoch) this.#apply(epoch, entry);
+    if (this.#queue.idle && epoch === this.#state.epoch) await this.#append(epoch, entry);
     else
       await this.#queue.run(async () => {
         await this.#checkEpoch(epoch);
-        this.#apply(epoch, entry);
+        await this.#append(epoch, entry);
       });
     if (fua) await this.#log.sync();
     return this.position;
   }
 
-  /** Synchronous: log append + extent write, both positional writes into the page cache. */
-  #apply(epoch: number, entry: WriteEntry): void {
+  /** Validates and queues `entry`; the returned promise settles when its batch is committed. */
+  #append(epoch: number, entry: WriteEntry): Promise<void> | undefined {
+    if (this.#applyError !== undefined) throw this.#applyError;
     if (entry.epoch > epoch)
       throw new StorageError('Invalid', `entry epoch ${entry.epoch} above request epoch ${epoch}`);
-    const applied = this.#log.lastSeq;
-    if (entry.seq <= applied) {
+    const appended = this.#log.appendedSeq;
+    if (entry.seq <= appended) {
       const had = this.#log.epochOf(entry.seq);
       if (had !== undefined && had !== entry.epoch) {
         throw new StorageError(
@@ -138,9 +185,10 @@ export class ReplicaVolume {
           `seq ${entry.seq} was applied at epoch ${had}, not ${entry.epoch}: replica diverged`,
         );
       }
-      return;
+      // A retry: acknowledged once whatever batch holds it is committed.
+      return entry.seq > this.#log.lastSeq ? this.#batch?.done : undefined;
     }
-    if (entry.seq !== applied + 1) throw new SeqGapError(entry.seq, applied);
+    if (entry.seq !== appended + 1) throw new SeqGapError(entry.seq, this.#log.lastSeq);
     if (entry.offset + entry.length > this.#state.size) {
       throw new StorageError(
         'Invalid',
@@ -148,9 +196,50 @@ export class ReplicaVolume {
       );
     }
     this.#log.append(entry);
-    applyTo(this.#extents, entry);
-    this.#bytesSinceCheckpoint += entry.data?.length ?? 64;
-    if (this.#bytesSinceCheckpoint >= this.#segmentBytes && this.#checkpointing === undefined) {
+    if (this.#batch === undefined) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const done = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.#batch = { done, resolve, reject };
+      queueMicrotask(this.#commitTask);
+    }
+    return this.#batch.done;
+  }
+
+  /** Writes the queued log records (one `pwritev`) and settles their batch. Synchronous. */
+  #commitNow(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (this.#log.queued === 0) {
+      batch?.resolve();
+      return;
+    }
+    let committed: readonly WriteEntry[];
+    try {
+      committed = this.#log.commit();
+    } catch (e) {
+      batch?.reject(e);
+      throw e;
+    }
+    batch?.resolve();
+    for (const e of committed) {
+      this.#unapplied.push(e);
+      const bytes = e.data?.length ?? 64;
+      this.#unappliedBytes += bytes;
+      this.#bytesSinceCheckpoint += bytes;
+    }
+    if (this.#unappliedBytes >= MAX_UNAPPLIED_BYTES) this.#applyPending();
+    else if (!this.#applyScheduled) {
+      this.#applyScheduled = true;
+      setImmediate(() => {
+        this.#applyScheduled = false;
+        this.#applyPending();
+      });
+    }
+    if (this.#bytesSinceCheckpoint >= this.#checkpointBytes && this.#checkpointing === undefined) {
       this.#checkpointing = this.#checkpoint().then(
         () => {
           this.#checkpointError = undefined;
@@ -164,12 +253,38 @@ export class ReplicaVolume {
     }
   }
 
+  /** Commits the log and brings the extents up to date with everything appended. */
+  #drain(): void {
+    if (this.#log.queued > 0) this.#commitNow();
+    this.#applyPending();
+  }
+
+  #applyPending(): void {
+    if (this.#unapplied.length === 0) return;
+    const entries = this.#unapplied;
+    this.#unapplied = [];
+    this.#unappliedBytes = 0;
+    for (const [i, e] of entries.entries()) {
+      try {
+        applyTo(this.#extents, e);
+      } catch (err) {
+        // The log holds these writes; the extents do not. Refuse I/O until a restart
+        // replays the log (the node reports the error on every request meanwhile).
+        this.#unapplied = entries.slice(i);
+        this.#applyError = new StorageError('Io', `extent write failed: ${String(err)}`, { cause: err });
+        return;
+      }
+    }
+  }
+
   async read(offset: number, length: number): Promise<Buffer> {
-    // Behind a queued epoch change or checkpoint state write: keep arrival order.
+    // Behind a queued epoch change: keep arrival order.
     if (!this.#queue.idle) await this.#queue.run(() => Promise.resolve());
     if (offset + length > this.#state.size) {
       throw new StorageError('Invalid', `read [${offset}, +${length}) beyond size ${this.#state.size}`);
     }
+    this.#drain();
+    if (this.#applyError !== undefined) throw this.#applyError;
     return this.#extents.read(offset, length);
   }
 
@@ -177,12 +292,14 @@ export class ReplicaVolume {
   async flush(epoch: number): Promise<ReplicaPosition> {
     if (!this.#queue.idle || epoch !== this.#state.epoch)
       await this.#queue.run(() => this.#checkEpoch(epoch));
+    if (this.#log.queued > 0) this.#commitNow();
     await this.#log.sync();
     return this.position;
   }
 
   /** Log records after `fromSeq` (bounded by `maxBytes`) and the epoch of record `fromSeq`. */
   async catchUp(fromSeq: number, maxBytes: number): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
+    if (this.#log.queued > 0) this.#commitNow();
     const baseEpoch =
       fromSeq === 0
         ? 0
@@ -196,16 +313,23 @@ export class ReplicaVolume {
   async close(): Promise<void> {
     await this.#checkpointing;
     await this.#queue.run(async () => {
-      await this.#log.close();
-      await this.#extents.close();
+      try {
+        this.#drain();
+      } finally {
+        await this.#log.close();
+        await this.#extents.close();
+      }
     });
   }
 
   async #checkEpoch(epoch: number): Promise<void> {
     if (epoch < this.#state.epoch) throw new StaleEpochError(epoch, this.#state.epoch);
     if (epoch > this.#state.epoch) {
-      this.#state = { ...this.#state, epoch };
-      await writeState(this.#dir, this.#state);
+      // Inside the I/O queue: no write is acknowledged under `epoch` before it is stored.
+      await this.#stateWrites.run(async () => {
+        this.#state = { ...this.#state, epoch: Math.max(epoch, this.#state.epoch) };
+        await writeState(this.#dir, this.#state);
+      });
     }
   }
 
@@ -214,12 +338,13 @@ export class ReplicaVolume {
    * writes after S keep applying (the fsyncs cover at least everything before S).
    */
   async #checkpoint(): Promise<void> {
+    this.#drain();
     const seq = this.#log.lastSeq;
     const epoch = this.#log.epochOf(seq) ?? this.#state.checkpointEpoch;
     const bytes = this.#bytesSinceCheckpoint;
     await this.#extents.sync();
     await this.#log.sync();
-    await this.#queue.run(async () => {
+    await this.#stateWrites.run(async () => {
       this.#state = { ...this.#state, checkpointSeq: seq, checkpointEpoch: epoch };
       await writeState(this.#dir, this.#state);
     });

@@ -101,7 +101,11 @@ function statusOf(code: StorageErrorCode): number {
 
 /** Encodes a request as a list of buffers (header + optional payload, no copy of data). */
 export function encodeRequest(id: number, req: Request): Buffer[] {
-  const w = new BufWriter().u32(0).u8(Op[req.op]).u32(id);
+  // Every request header fits in 64 bytes plus its volume name: one allocation, no growth.
+  const w = new BufWriter(64 + (req.op === 'nodeInfo' ? 0 : Buffer.byteLength(req.volume)))
+    .u32(0)
+    .u8(Op[req.op])
+    .u32(id);
   let payload: Buffer | undefined;
   switch (req.op) {
     case 'open':

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { SeqGapError, StaleEpochError, StorageError } from '../errors.ts';
 import { SocketReader } from '../io/socket-reader.ts';
-import { FrameSink, readFrame } from '../protocol/frame-io.ts';
+import { FrameSink, readFrame, tryReadFrame } from '../protocol/frame-io.ts';
 import {
   decodeResponse,
   encodeRequest,
@@ -13,6 +13,7 @@ import {
   type Response,
   type WriteEntry,
 } from '../protocol/messages.ts';
+import type { ReplicaLink } from '../protocol/replica-link.ts';
 
 export type Endpoint = { readonly host: string; readonly port: number };
 
@@ -26,7 +27,7 @@ type Pending = { resolve: (r: Response) => void; reject: (e: Error) => void };
  * client stays closed (`closed` resolves); the owner decides when to reconnect.
  * Error replies become typed errors (`StaleEpochError`, `SeqGapError`, `StorageError`).
  */
-export class ReplicaClient {
+export class ReplicaClient implements ReplicaLink {
   readonly #socket: Socket;
   readonly #sink: FrameSink;
   readonly #pending = new Map<number, Pending>();
@@ -47,7 +48,7 @@ export class ReplicaClient {
     void this.closed.then(() => this.#fail(new StorageError('Unavailable', 'replica connection closed')));
     const loop = async (): Promise<void> => {
       for (;;) {
-        const { id, result } = decodeResponse(await readFrame(reader));
+        const { id, result } = decodeResponse(tryReadFrame(reader) ?? (await readFrame(reader)));
         const p = this.#pending.get(id);
         if (p === undefined) throw new StorageError('Protocol', `response for unknown request ${id}`);
         this.#pending.delete(id);

@@ -1,6 +1,7 @@
 import { StaleEpochError, StorageError } from '../errors.ts';
 import type { BlockDevice } from '../nbd/block-device.ts';
 import { MAX_DATA, type ReplicaPosition, type WriteEntry, type WriteKind } from '../protocol/messages.ts';
+import type { ReplicaLink } from '../protocol/replica-link.ts';
 import { LatencyEstimate } from './latency.ts';
 import { ReplicaClient, type Endpoint } from './replica-client.ts';
 
@@ -10,10 +11,21 @@ import { ReplicaClient, type Endpoint } from './replica-client.ts';
  */
 export type AckMode = 'fastest' | 'quorum' | 'all';
 
+/** A storage node in this process that a frontend can reach without TCP. */
+export type ColocatedNode = { connectLocal(): Promise<ReplicaLink> };
+
+/**
+ * Where a replica lives: a storage node reached over TCP, or one in this process
+ * (`colocated`, e.g. a `StorageNode`), reached by direct calls with the same semantics.
+ */
+export type ReplicaSpec =
+  | { readonly nodeId: string; readonly endpoint: Endpoint }
+  | { readonly nodeId: string; readonly colocated: ColocatedNode };
+
 export type VolumeSpec = {
   readonly id: string;
   readonly sizeBytes: number;
-  readonly replicas: readonly { readonly nodeId: string; readonly endpoint: Endpoint }[];
+  readonly replicas: readonly ReplicaSpec[];
   readonly ackMode: AckMode;
   /** Replicas that must have data durably before FLUSH/FUA is acknowledged. */
   readonly durability: number;
@@ -30,6 +42,8 @@ export type ReplicaState = 'connecting' | 'catching-up' | 'in-sync' | 'down' | '
 /** A replica as the frontend sees it (reported by `status()`). */
 export type ReplicaStatus = {
   readonly nodeId: string;
+  /** `local`: a co-located node reached by direct calls; `tcp`: the replication protocol. */
+  readonly link: 'local' | 'tcp';
   readonly state: ReplicaState;
   readonly appliedSeq: number;
   readonly durableSeq: number;
@@ -44,23 +58,29 @@ export type ReplicaStatus = {
 
 type Replica = {
   readonly nodeId: string;
-  readonly endpoint: Endpoint;
-  client: ReplicaClient | undefined;
+  readonly spec: ReplicaSpec;
+  client: ReplicaLink | undefined;
   state: ReplicaState;
   appliedSeq: number;
   appliedEpoch: number;
   durableSeq: number;
   /** Highest seq handed to the connection (in-sync replicas only). */
   sentSeq: number;
+  /** May acknowledge plain writes (every replica, except in `fastest` with `ackEligible`). */
+  readonly eligible: boolean;
   readonly latency: LatencyEstimate;
   caughtUpWrites: number;
   caughtUpBytes: number;
   lastError: string | undefined;
+  /** Catch-up is parked until some replica holds the writes it needs. */
+  awaitingSource: boolean;
   reconnectDelayMs: number;
   timer: NodeJS.Timeout | undefined;
 };
 
 type Waiter = { check: () => boolean | Error; resolve: () => void; reject: (e: Error) => void };
+type SeqWaiter = { seq: number; resolve: () => void; reject: (e: Error) => void };
+type RoomWaiter = { bytes: number; resolve: () => void; reject: (e: Error) => void };
 
 const CATCH_UP_BATCH = 4 * 1024 * 1024;
 
@@ -73,22 +93,38 @@ const CATCH_UP_BATCH = 4 * 1024 * 1024;
  * - Writes are applied by every replica in seq order; a replica that missed writes
  *   (disconnect, gap) replays them from a peer's write log, never from a full copy.
  * - Memory: unapplied writes held for in-sync replicas never exceed `maxLagBytes`
- *   (except one write larger than that); new writes wait for room (bounded lag).
+ *   (except one write larger than that); new writes wait, first come first served.
  * - Reads go to the lowest-latency replica that has applied every acknowledged write.
  * - A replica that reports a newer epoch fences this frontend: every later call fails.
+ * - Co-located replicas (`colocated`) obey the same order, epoch and durability rules as
+ *   TCP ones: the node runs the same checks; only the transport differs.
+ * Cost: acknowledging is O(replicas) per replica reply (a write waits in a FIFO by seq,
+ * released when the ack frontier passes it), not O(waiting writes).
  * Assumptions: one frontend per epoch; the control plane allocates epochs (or `open`
  * picks max + 1 when it can reach enough replicas to intersect every durability set).
  */
 export class ReplicatedVolume implements BlockDevice {
   readonly #spec: VolumeSpec;
   readonly #replicas: Replica[];
+  /** Writes not yet applied by every in-sync replica, by seq (insertion = seq order). */
   readonly #ring = new Map<number, WriteEntry>();
+  readonly #fuaSeqs = new Set<number>();
   readonly #maxLagBytes: number;
+  readonly #ackNeed: number;
+  /** Bytes of ring entries plus room granted to writes not yet in the ring. */
   #ringBytes = 0;
   #epoch = 0;
   #headSeq = 0;
   /** Highest seq acknowledged to a caller: reads must see at least this. */
   #ackedSeq = 0;
+  /** Plain-write acknowledgements, in seq order (seqs are pushed as they are assigned). */
+  #ackQueue: SeqWaiter[] = [];
+  #ackHead = 0;
+  /** FLUSH and FUA waiters for durability (few; scanned). */
+  #durableWaiters: SeqWaiter[] = [];
+  /** Writes waiting for room under `maxLagBytes`, FIFO. */
+  readonly #roomQueue: RoomWaiter[] = [];
+  /** Other conditions (catch-up, `waitFor`, `settled`), re-checked on every change. */
   #waiters: Waiter[] = [];
   #fenced: Error | undefined;
   #closed = false;
@@ -96,19 +132,24 @@ export class ReplicatedVolume implements BlockDevice {
   private constructor(spec: VolumeSpec) {
     this.#spec = spec;
     this.#maxLagBytes = spec.maxLagBytes ?? 64 * 1024 * 1024;
+    const n = spec.replicas.length;
+    this.#ackNeed = spec.ackMode === 'fastest' ? 1 : spec.ackMode === 'quorum' ? Math.floor(n / 2) + 1 : n;
+    const eligibleIds = spec.ackMode === 'fastest' ? spec.ackEligible : undefined;
     this.#replicas = spec.replicas.map((r) => ({
       nodeId: r.nodeId,
-      endpoint: r.endpoint,
+      spec: r,
       client: undefined,
       state: 'connecting',
       appliedSeq: 0,
       appliedEpoch: 0,
       durableSeq: 0,
       sentSeq: 0,
+      eligible: eligibleIds === undefined || eligibleIds.includes(r.nodeId),
       latency: new LatencyEstimate(),
       caughtUpWrites: 0,
       caughtUpBytes: 0,
       lastError: undefined,
+      awaitingSource: false,
       reconnectDelayMs: 100,
       timer: undefined,
     }));
@@ -142,13 +183,17 @@ export class ReplicatedVolume implements BlockDevice {
     return this.#headSeq;
   }
 
+  #connect(r: Replica): Promise<ReplicaLink> {
+    return 'colocated' in r.spec ? r.spec.colocated.connectLocal() : ReplicaClient.connect(r.spec.endpoint);
+  }
+
   async #open(): Promise<void> {
     const n = this.#replicas.length;
     const needed = n - this.#spec.durability + 1;
     const probes = await Promise.all(
       this.#replicas.map(async (r) => {
         try {
-          r.client = await ReplicaClient.connect(r.endpoint);
+          r.client = await this.#connect(r);
           return await r.client.status(this.#spec.id).catch((e: unknown) => {
             if (e instanceof StorageError && e.code === 'NotFound') return undefined;
             throw e;
@@ -185,7 +230,7 @@ export class ReplicatedVolume implements BlockDevice {
   }
 
   /** Registers this frontend's epoch on a connected replica and records its position. */
-  async #attach(r: Replica, client: ReplicaClient): Promise<void> {
+  async #attach(r: Replica, client: ReplicaLink): Promise<void> {
     try {
       const pos = await client.open(this.#spec.id, this.#spec.sizeBytes, this.#epoch);
       this.#setPosition(r, pos);
@@ -208,19 +253,20 @@ export class ReplicatedVolume implements BlockDevice {
       r.appliedSeq = pos.appliedSeq;
       r.appliedEpoch = pos.appliedEpoch;
     }
-    r.durableSeq = Math.max(r.durableSeq, pos.durableSeq);
+    if (pos.durableSeq > r.durableSeq) r.durableSeq = pos.durableSeq;
   }
 
   /** Brings a replica to the head: from a peer's log while behind the ring, then live. */
   #startSync(r: Replica): void {
     if (r.state !== 'catching-up') return;
+    r.awaitingSource = false;
     this.#catchUp(r).catch((e: unknown) => this.#replicaError(r, e));
   }
 
   async #catchUp(r: Replica): Promise<void> {
     for (;;) {
       if (r.state !== 'catching-up' || r.client === undefined) return;
-      const oldestInRing = this.#ring.size === 0 ? this.#headSeq + 1 : Math.min(...this.#ring.keys());
+      const oldestInRing = this.#ring.keys().next().value ?? this.#headSeq + 1;
       if (r.appliedSeq + 1 >= oldestInRing) {
         // Everything it lacks is in memory: go live and send it in order.
         r.state = 'in-sync';
@@ -233,9 +279,10 @@ export class ReplicatedVolume implements BlockDevice {
       const source = this.#pickSource(r.appliedSeq);
       if (source === undefined) {
         r.lastError = `no replica holds writes after seq ${r.appliedSeq}`;
-        return; // retried when a replica makes progress (see #progress)
+        r.awaitingSource = true; // retried when a replica makes progress (see #progress)
+        return;
       }
-      const { baseEpoch, entries } = await (source.client as ReplicaClient).catchUp(
+      const { baseEpoch, entries } = await (source.client as ReplicaLink).catchUp(
         this.#spec.id,
         r.appliedSeq,
         CATCH_UP_BATCH,
@@ -275,10 +322,9 @@ export class ReplicatedVolume implements BlockDevice {
         return;
       }
       r.sentSeq = entry.seq;
-      const client = r.client;
       const started = performance.now();
-      const fua = this.#fuaSeqs.has(entry.seq);
-      client.write(this.#spec.id, this.#epoch, entry, fua).then(
+      const fua = this.#fuaSeqs.size > 0 && this.#fuaSeqs.has(entry.seq);
+      r.client.write(this.#spec.id, this.#epoch, entry, fua).then(
         (pos) => {
           r.latency.record(performance.now() - started);
           this.#setPosition(r, pos);
@@ -288,8 +334,6 @@ export class ReplicatedVolume implements BlockDevice {
       );
     }
   }
-
-  readonly #fuaSeqs = new Set<number>();
 
   #replicaError(r: Replica, e: unknown): void {
     if (e instanceof StaleEpochError) {
@@ -336,7 +380,7 @@ export class ReplicatedVolume implements BlockDevice {
   async #reconnect(r: Replica): Promise<void> {
     if (this.#closed || r.state !== 'down') return;
     try {
-      const client = await ReplicaClient.connect(r.endpoint);
+      const client = await this.#connect(r);
       await this.#attach(r, client);
     } catch (e) {
       r.lastError = String(e);
@@ -352,20 +396,24 @@ export class ReplicatedVolume implements BlockDevice {
 
   /** Called when any replica's position advanced: evict applied ring entries, wake waiters. */
   #progress(): void {
-    const inSync = this.#replicas.filter((r) => r.state === 'in-sync');
-    const floor = Math.min(...inSync.map((r) => r.appliedSeq));
+    let floor = Infinity;
+    for (const r of this.#replicas) if (r.state === 'in-sync' && r.appliedSeq < floor) floor = r.appliedSeq;
     for (const [seq, e] of this.#ring) {
       if (seq > floor) break;
       this.#ring.delete(seq);
-      this.#fuaSeqs.delete(seq);
+      if (this.#fuaSeqs.size > 0) this.#fuaSeqs.delete(seq);
       this.#ringBytes -= e.data?.length ?? 0;
     }
-    for (const r of this.#replicas)
-      if (r.state === 'catching-up' && r.lastError?.startsWith('no replica')) this.#startSync(r);
+    for (const r of this.#replicas) if (r.state === 'catching-up' && r.awaitingSource) this.#startSync(r);
     this.#notify();
   }
 
+  /** Re-evaluates every waiter against the replicas' positions and states. */
   #notify(): void {
+    this.#settleAcks();
+    if (this.#durableWaiters.length > 0) this.#settleDurable();
+    if (this.#roomQueue.length > 0) this.#admit();
+    if (this.#waiters.length === 0) return;
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
       const c = this.#fenced ?? w.check();
@@ -376,6 +424,111 @@ export class ReplicatedVolume implements BlockDevice {
     this.#waiters = still;
   }
 
+  /** Highest seq that `need` replicas selected by `pick` all reached (0 if fewer exist). */
+  #frontier(need: number, pick: (r: Replica) => number | undefined): number {
+    if (need === 1) {
+      let best = 0;
+      for (const r of this.#replicas) {
+        const s = pick(r);
+        if (s !== undefined && s > best) best = s;
+      }
+      return best;
+    }
+    const seqs: number[] = [];
+    for (const r of this.#replicas) {
+      const s = pick(r);
+      if (s !== undefined) seqs.push(s);
+    }
+    if (seqs.length < need) return 0;
+    seqs.sort((a, b) => b - a);
+    return seqs[need - 1] ?? 0;
+  }
+
+  #settleAcks(): void {
+    const q = this.#ackQueue;
+    if (this.#ackHead >= q.length) return;
+    const frontier = this.#frontier(this.#ackNeed, (r) => (r.eligible ? r.appliedSeq : undefined));
+    while (this.#ackHead < q.length) {
+      const w = q[this.#ackHead] as SeqWaiter;
+      if (w.seq > frontier) break;
+      this.#ackHead++;
+      w.resolve();
+    }
+    if (this.#ackHead < q.length) {
+      const err = this.#fenced ?? this.#ackImpossible((q[this.#ackHead] as SeqWaiter).seq);
+      if (err !== undefined) {
+        for (let i = this.#ackHead; i < q.length; i++) (q[i] as SeqWaiter).reject(err);
+        this.#ackHead = q.length;
+      }
+    }
+    if (this.#ackHead === q.length) {
+      this.#ackQueue = [];
+      this.#ackHead = 0;
+    } else if (this.#ackHead > 1024 && this.#ackHead * 2 > q.length) {
+      this.#ackQueue = q.slice(this.#ackHead);
+      this.#ackHead = 0;
+    }
+  }
+
+  #ackImpossible(seq: number): Error | undefined {
+    let possible = 0;
+    for (const r of this.#replicas)
+      if (r.eligible && (r.state === 'in-sync' || r.state === 'catching-up')) possible++;
+    if (possible >= this.#ackNeed) return undefined;
+    return new StorageError(
+      'Unavailable',
+      `only ${possible} live replica(s) can acknowledge seq ${seq}; ${this.#ackNeed} needed`,
+    );
+  }
+
+  #settleDurable(): void {
+    const need = this.#spec.durability;
+    const frontier = this.#frontier(need, (r) => r.durableSeq);
+    const still: SeqWaiter[] = [];
+    for (const w of this.#durableWaiters) {
+      if (w.seq <= frontier) {
+        w.resolve();
+        continue;
+      }
+      const err = this.#fenced ?? this.#durableImpossible(w.seq);
+      if (err !== undefined) w.reject(err);
+      else still.push(w);
+    }
+    this.#durableWaiters = still;
+  }
+
+  #durableImpossible(seq: number): Error | undefined {
+    const need = this.#spec.durability;
+    let possible = 0;
+    for (const r of this.#replicas)
+      if (r.durableSeq >= seq || r.state === 'in-sync' || r.state === 'catching-up') possible++;
+    if (possible >= need) return undefined;
+    return new StorageError(
+      'Unavailable',
+      `only ${possible} replica(s) can make seq ${seq} durable; ${need} needed`,
+    );
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#ringBytes === 0 || this.#ringBytes + bytes <= this.#maxLagBytes;
+  }
+
+  /** Grants room to waiting writes in arrival order. */
+  #admit(): void {
+    const q = this.#roomQueue;
+    const stop =
+      this.#fenced ?? (this.#closed ? new StorageError('Unavailable', 'volume closed') : undefined);
+    if (stop !== undefined) {
+      for (const w of q.splice(0)) w.reject(stop);
+      return;
+    }
+    while (q.length > 0 && this.#fits((q[0] as RoomWaiter).bytes)) {
+      const w = q.shift() as RoomWaiter;
+      this.#ringBytes += w.bytes;
+      w.resolve();
+    }
+  }
+
   #until(check: () => boolean | Error): Promise<void> {
     const c = this.#fenced ?? check();
     if (c === true) return Promise.resolve();
@@ -383,51 +536,22 @@ export class ReplicatedVolume implements BlockDevice {
     return new Promise((resolve, reject) => this.#waiters.push({ check, resolve, reject }));
   }
 
-  /** Replicas that could still make progress (not down, diverged or awaiting rebuild). */
-  #live(): Replica[] {
-    return this.#replicas.filter((r) => r.state === 'in-sync' || r.state === 'catching-up');
+  #waitDurable(seq: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#durableWaiters.push({ seq, resolve, reject });
+      this.#settleDurable();
+    });
   }
 
-  #ackCount(): number {
-    const n = this.#replicas.length;
-    switch (this.#spec.ackMode) {
-      case 'fastest':
-        return 1;
-      case 'quorum':
-        return Math.floor(n / 2) + 1;
-      case 'all':
-        return n;
-    }
+  #check(): void {
+    if (this.#fenced) throw this.#fenced;
+    if (this.#closed) throw new StorageError('Unavailable', 'volume closed');
   }
 
-  #applied(seq: number, need: number, eligible: (r: Replica) => boolean): boolean | Error {
-    const have = this.#replicas.filter((r) => eligible(r) && r.appliedSeq >= seq).length;
-    if (have >= need) return true;
-    const possible = this.#live().filter(eligible).length;
-    if (possible < need) {
-      return new StorageError(
-        'Unavailable',
-        `only ${possible} live replica(s) can acknowledge seq ${seq}; ${need} needed`,
-      );
-    }
-    return false;
-  }
-
-  #durable(seq: number): boolean | Error {
-    const need = this.#spec.durability;
-    if (this.#replicas.filter((r) => r.durableSeq >= seq).length >= need) return true;
-    const possible = this.#replicas.filter(
-      (r) => r.durableSeq >= seq || r.state === 'in-sync' || r.state === 'catching-up',
-    );
-    if (possible.length < need) {
-      return new StorageError(
-        'Unavailable',
-        `only ${possible.length} replica(s) can make seq ${seq} durable; ${need} needed`,
-      );
-    }
-    return false;
-  }
-
+  /**
+   * Sequences one write (at most one frame) and resolves when it is acknowledged per the
+   * ack mode (and, with `fua`, durable on `durability` replicas).
+   */
   async #submit(
     kind: WriteKind,
     offset: number,
@@ -435,27 +559,28 @@ export class ReplicatedVolume implements BlockDevice {
     data: Buffer | undefined,
     fua: boolean,
   ): Promise<void> {
-    if (this.#fenced) throw this.#fenced;
-    if (this.#closed) throw new StorageError('Unavailable', 'volume closed');
+    this.#check();
     if (offset + length > this.#spec.sizeBytes)
       throw new StorageError('NoSpace', 'write beyond end of volume');
     const bytes = data?.length ?? 0;
-    const room = (): boolean => this.#ringBytes === 0 || this.#ringBytes + bytes <= this.#maxLagBytes;
-    if (!room()) await this.#until(room);
+    if (this.#roomQueue.length === 0 && this.#fits(bytes)) this.#ringBytes += bytes;
+    else {
+      await new Promise<void>((resolve, reject) => this.#roomQueue.push({ bytes, resolve, reject }));
+      this.#check();
+    }
     const seq = ++this.#headSeq;
-    const entry: WriteEntry = { epoch: this.#epoch, seq, kind, offset, length, data };
-    this.#ring.set(seq, entry);
-    this.#ringBytes += bytes;
+    this.#ring.set(seq, { epoch: this.#epoch, seq, kind, offset, length, data });
     if (fua) this.#fuaSeqs.add(seq);
+    const acked = new Promise<void>((resolve, reject) => this.#ackQueue.push({ seq, resolve, reject }));
     for (const r of this.#replicas) this.#pump(r);
-    const eligibleIds = this.#spec.ackMode === 'fastest' ? this.#spec.ackEligible : undefined;
-    const eligible = (r: Replica): boolean => eligibleIds === undefined || eligibleIds.includes(r.nodeId);
-    await this.#until(() => this.#applied(seq, this.#ackCount(), eligible));
-    if (fua) await this.#until(() => this.#durable(seq));
-    this.#ackedSeq = Math.max(this.#ackedSeq, seq);
+    this.#settleAcks(); // e.g. no replica can acknowledge it: rejects now
+    await acked;
+    if (fua) await this.#waitDurable(seq);
+    if (seq > this.#ackedSeq) this.#ackedSeq = seq;
   }
 
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    if (data.length <= MAX_DATA) return this.#submit('data', offset, data.length, data, fua);
     return this.#chunked(offset, data.length, (o, n) =>
       this.#submit('data', o, n, data.subarray(o - offset, o - offset + n), fua),
     );
@@ -482,7 +607,7 @@ export class ReplicatedVolume implements BlockDevice {
     if (this.#fenced) throw this.#fenced;
     const target = this.#headSeq;
     for (const r of this.#replicas) void this.#flushReplica(r, target);
-    await this.#until(() => this.#durable(target));
+    await this.#waitDurable(target);
   }
 
   async #flushReplica(r: Replica, target: number): Promise<void> {
@@ -502,17 +627,30 @@ export class ReplicatedVolume implements BlockDevice {
     }
   }
 
+  #readable(r: Replica, need: number): boolean {
+    return (
+      r.client !== undefined && r.appliedSeq >= need && (r.state === 'in-sync' || r.state === 'catching-up')
+    );
+  }
+
   /** Reads from the lowest-latency replica that has applied every acknowledged write. */
   async read(offset: number, length: number): Promise<Buffer> {
     if (this.#fenced) throw this.#fenced;
     const need = this.#ackedSeq;
+    let best: Replica | undefined;
+    for (const r of this.#replicas) {
+      if (!this.#readable(r, need)) continue;
+      if (best === undefined || (r.latency.ewmaMs ?? Infinity) < (best.latency.ewmaMs ?? Infinity)) best = r;
+    }
+    if (best !== undefined && length <= MAX_DATA) {
+      try {
+        return await (best.client as ReplicaLink).read(this.#spec.id, offset, length);
+      } catch {
+        // checksum error or lost connection: fall through to the others
+      }
+    }
     const candidates = this.#replicas
-      .filter(
-        (r) =>
-          r.client !== undefined &&
-          r.appliedSeq >= need &&
-          (r.state === 'in-sync' || r.state === 'catching-up'),
-      )
+      .filter((r) => this.#readable(r, need) && (r !== best || length > MAX_DATA))
       .sort((a, b) => (a.latency.ewmaMs ?? Infinity) - (b.latency.ewmaMs ?? Infinity));
     let last: unknown = new StorageError('Unavailable', `no replica has applied seq ${need}`);
     for (const r of candidates) {
@@ -520,7 +658,7 @@ export class ReplicatedVolume implements BlockDevice {
         const parts: Buffer[] = [];
         for (let done = 0; done < length; done += MAX_DATA) {
           parts.push(
-            await (r.client as ReplicaClient).read(
+            await (r.client as ReplicaLink).read(
               this.#spec.id,
               offset + done,
               Math.min(MAX_DATA, length - done),
@@ -542,6 +680,7 @@ export class ReplicatedVolume implements BlockDevice {
       ackedSeq: this.#ackedSeq,
       replicas: this.#replicas.map((r) => ({
         nodeId: r.nodeId,
+        link: 'colocated' in r.spec ? 'local' : 'tcp',
         state: r.state,
         appliedSeq: r.appliedSeq,
         durableSeq: r.durableSeq,
@@ -572,8 +711,15 @@ export class ReplicatedVolume implements BlockDevice {
   close(): void {
     this.#closed = true;
     this.#closeClients();
-    for (const w of this.#waiters) w.reject(new StorageError('Unavailable', 'volume closed'));
+    const err = new StorageError('Unavailable', 'volume closed');
+    for (const w of this.#waiters) w.reject(err);
     this.#waiters = [];
+    for (let i = this.#ackHead; i < this.#ackQueue.length; i++) this.#ackQueue[i]?.reject(err);
+    this.#ackQueue = [];
+    this.#ackHead = 0;
+    for (const w of this.#durableWaiters) w.reject(err);
+    this.#durableWaiters = [];
+    for (const w of this.#roomQueue.splice(0)) w.reject(err);
   }
 
   #closeClients(): void {
