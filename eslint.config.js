@@ -2,10 +2,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Imports flow one way: api ← kube ← controllers|gateway|agent|storage ← cli (STYLE.md §1). */
+/**
+ * Imports flow one way: api ← kube ← controllers|gateway|agent|storage ← cli (STYLE.md §1);
+ * tunnel (the stream multiplexer) sits on kube and is used by gateway and agent.
+ */
 const layers = {
-  'src/api/**': ['kube', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
-  'src/kube/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
+  'src/api/**': ['kube', 'tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
+  'src/kube/**': ['tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
+  'src/tunnel/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
   'src/controllers/**': ['gateway', 'agent', 'cli'],
   'src/gateway/**': ['controllers', 'agent', 'cli'],
   'src/agent/**': ['controllers', 'gateway', 'cli'],

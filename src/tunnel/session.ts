@@ -1,0 +1,420 @@
+import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock, type Timer } from '../kube/clock.ts';
+import { TunnelError } from './errors.ts';
+import {
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  PING_PAYLOAD_BYTES,
+  ResetCode,
+  decodeFrames,
+  encodeFrame,
+  parseReset,
+  parseWindowUpdate,
+  resetFrame,
+  type Frame,
+} from './frame.ts';
+import { TunnelStream, type StreamHost } from './stream.ts';
+import type { FrameTransport } from './transport.ts';
+
+export interface SessionOptions {
+  /** The dialling side opens odd stream ids, the accepting side even ones. */
+  readonly role: 'dialer' | 'acceptor';
+  /** Called for each stream the peer opens. Without it, every peer-opened stream is refused. */
+  readonly onStream?: (stream: TunnelStream) => void;
+  /** Per-stream receive window (bytes the peer may send ahead of our reader). Default 256 KiB. */
+  readonly receiveWindow?: number;
+  /** Readable/writable high-water mark of each stream. Default 64 KiB. */
+  readonly highWaterMark?: number;
+  /** Most concurrent streams the peer may open, and the most this side may open. Default 1024. */
+  readonly maxStreams?: number;
+  /** Largest DATA payload this side sends (≤ 64 KiB). Default 64 KiB. */
+  readonly maxFramePayload?: number;
+  /** Most bytes handed to the transport and not yet flushed to the socket. Default 512 KiB. */
+  readonly writeBufferBytes?: number;
+  /** Time between a PONG and the next PING. Default 3 s. */
+  readonly pingIntervalMs?: number;
+  /** A PING unanswered this long means the peer is dead or not reading. Default 6 s. */
+  readonly pingTimeoutMs?: number;
+  readonly clock?: Clock;
+}
+
+/** Frames of one message we aim for when coalescing small frames. */
+const BATCH_BYTES = 64 * 1024;
+
+/**
+ * A stream multiplexer over one message connection (see docs/tunnel.md).
+ *
+ * Contracts:
+ * - Per-stream credit flow control: a stream whose reader stalls holds at most its window
+ *   plus a high-water mark of buffered data, and never delays other streams or pings.
+ * - Control frames (PING/PONG, WINDOW_UPDATE, RESET, OPEN) are written before any queued
+ *   data; data frames of ready streams are interleaved round-robin, one frame per turn.
+ * - Every buffer is bounded: per-stream windows, at most `maxStreams` streams each way, at
+ *   most `writeBufferBytes` in the transport, a bounded control queue (overflowing it is
+ *   treated as a peer that stopped reading).
+ * - Liveness: a PING goes out `pingIntervalMs` after the previous PONG; no PONG within
+ *   `pingTimeoutMs` of queueing the PING ends the session with `PeerTimeout`. The timeout
+ *   runs from when the PING is queued, so a connection too backed up to send it counts as
+ *   dead as well.
+ * - When the session ends, for any reason, every open stream is destroyed with the
+ *   session's error and `closed` resolves (it never rejects).
+ */
+export class TunnelSession {
+  readonly #transport: FrameTransport;
+  readonly #onStream: ((s: TunnelStream) => void) | undefined;
+  readonly #clock: Clock;
+  readonly #receiveWindow: number;
+  readonly #highWaterMark: number;
+  readonly #maxStreams: number;
+  readonly #writeBufferBytes: number;
+  readonly #pingIntervalMs: number;
+  readonly #pingTimeoutMs: number;
+  readonly #maxControl: number;
+  readonly #host: StreamHost;
+
+  readonly #streams = new Map<number, TunnelStream>();
+  #nextId: number;
+  #lastPeerId = 0;
+  #localOpen = 0;
+  #peerOpen = 0;
+
+  // writer
+  #control: Buffer[] = [];
+  #pong: Buffer | undefined;
+  #ready: TunnelStream[] = [];
+  readonly #readySet = new Set<TunnelStream>();
+  #inflight = 0;
+  #flushQueued = false;
+
+  // liveness
+  #ping: { payload: Buffer; sentAt: number; timeout: Timer } | undefined;
+  #pingTimer: Timer | undefined;
+  #rttMs: number | undefined;
+  #pongs = 0;
+
+  #error: TunnelError | undefined;
+  #done = false;
+  readonly closed: Promise<TunnelError | undefined>;
+  #resolveClosed!: (e: TunnelError | undefined) => void;
+
+  constructor(transport: FrameTransport, opts: SessionOptions) {
+    this.#transport = transport;
+    this.#onStream = opts.onStream;
+    this.#clock = opts.clock ?? systemClock;
+    this.#receiveWindow = opts.receiveWindow ?? 256 * 1024;
+    this.#highWaterMark = opts.highWaterMark ?? 64 * 1024;
+    this.#maxStreams = opts.maxStreams ?? 1024;
+    this.#writeBufferBytes = opts.writeBufferBytes ?? 512 * 1024;
+    this.#pingIntervalMs = opts.pingIntervalMs ?? 3000;
+    this.#pingTimeoutMs = opts.pingTimeoutMs ?? 6000;
+    this.#maxControl = 8 * this.#maxStreams + 64;
+    this.#nextId = opts.role === 'dialer' ? 1 : 2;
+    const maxFramePayload = Math.min(
+      MAX_FRAME_PAYLOAD,
+      Math.max(1024, opts.maxFramePayload ?? MAX_FRAME_PAYLOAD),
+    );
+    this.closed = new Promise((r) => (this.#resolveClosed = r));
+    this.#host = {
+      maxFramePayload,
+      markReady: (s) => this.#markReady(s),
+      sendControl: (f) => this.#sendControl(f),
+      release: (s) => this.#release(s),
+    };
+    transport.onMessage((m) => this.#onMessage(m));
+    transport.onClose((err) =>
+      this.#end(
+        new TunnelError('SessionClosed', `tunnel connection closed${err ? `: ${err.message}` : ''}`, {
+          cause: err,
+        }),
+      ),
+    );
+    this.#schedulePing(0);
+  }
+
+  /** Streams currently open (either side). */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Round-trip time of the last answered PING. */
+  get rttMs(): number | undefined {
+    return this.#rttMs;
+  }
+
+  /** PINGs the peer has answered so far. */
+  get pongs(): number {
+    return this.#pongs;
+  }
+
+  /** Why the session ended, once it has. */
+  get error(): TunnelError | undefined {
+    return this.#error;
+  }
+
+  get isClosed(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Opens a stream; `header` (≤ 64 KiB) tells the peer what it is for. Writes may start at
+   * once: data waits for the peer's credit. Throws `SessionClosed` after the session ended
+   * and `Limit` when `maxStreams` local streams are open; a peer that refuses the stream
+   * destroys it with `Refused`.
+   */
+  open(header: Uint8Array = Buffer.alloc(0)): TunnelStream {
+    if (this.#done) throw this.#error ?? new TunnelError('SessionClosed', 'session closed');
+    if (this.#localOpen >= this.#maxStreams)
+      throw new TunnelError('Limit', `${this.#maxStreams} streams already open on this tunnel`);
+    if (header.length > MAX_FRAME_PAYLOAD) throw new RangeError('stream header above 64 KiB');
+    if (this.#nextId > 0xffff_fffe) throw new TunnelError('Limit', 'stream ids exhausted; reconnect');
+    const id = this.#nextId;
+    this.#nextId += 2;
+    const s = new TunnelStream(this.#host, id, Buffer.from(header), {
+      receiveWindow: this.#receiveWindow,
+      highWaterMark: this.#highWaterMark,
+    });
+    this.#streams.set(id, s);
+    this.#localOpen++;
+    this.#sendControl(encodeFrame(FrameType.Open, id, header));
+    const grant = s.initialGrant();
+    if (grant !== undefined) this.#sendControl(grant);
+    return s;
+  }
+
+  /** Orderly close: streams are destroyed with `SessionClosed`, then the connection closes. */
+  close(): void {
+    if (this.#done) return;
+    this.#end(new TunnelError('SessionClosed', 'session closed locally'));
+    this.#transport.close();
+  }
+
+  /** Immediate teardown with `err` (streams see it). */
+  destroy(err: TunnelError): void {
+    if (this.#done) return;
+    this.#end(err);
+    this.#transport.terminate();
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  #onMessage(m: Buffer): void {
+    if (this.#done) return;
+    try {
+      for (const f of decodeFrames(m)) {
+        this.#onFrame(f);
+        if (this.#done) return;
+      }
+    } catch (err) {
+      this.destroy(
+        err instanceof TunnelError ? err : new TunnelError('Protocol', String(err), { cause: err }),
+      );
+    }
+  }
+
+  #onFrame(f: Frame): void {
+    switch (f.type) {
+      case FrameType.Open:
+        this.#onOpen(f);
+        return;
+      case FrameType.Data:
+        this.#streams.get(f.stream)?.receiveData(f.payload);
+        return;
+      case FrameType.WindowUpdate: {
+        const inc = parseWindowUpdate(f);
+        this.#streams.get(f.stream)?.receiveCredit(inc);
+        return;
+      }
+      case FrameType.Close:
+        this.#streams.get(f.stream)?.receiveFin();
+        return;
+      case FrameType.Reset: {
+        const { code, message } = parseReset(f);
+        const s = this.#streams.get(f.stream);
+        if (s === undefined) return;
+        const refused = code === ResetCode.Refused;
+        s.receiveReset(
+          new TunnelError(
+            refused ? 'Refused' : 'Reset',
+            `stream ${f.stream} ${refused ? 'refused' : 'reset'} by peer: ${message}`,
+            {
+              resetCode: code,
+            },
+          ),
+        );
+        return;
+      }
+      case FrameType.Ping:
+        if (f.payload.length !== PING_PAYLOAD_BYTES) throw new TunnelError('Protocol', 'bad PING payload');
+        // Only the latest PONG is kept: a ping flood cannot grow the queue.
+        this.#pong = encodeFrame(FrameType.Pong, 0, f.payload);
+        this.#scheduleFlush();
+        return;
+      case FrameType.Pong:
+        this.#onPong(f.payload);
+        return;
+      default:
+        // Unknown (newer) frame types are ignored.
+        return;
+    }
+  }
+
+  #onOpen(f: Frame): void {
+    const peerParity = this.#nextId % 2 === 1 ? 0 : 1;
+    if (f.stream === 0 || f.stream % 2 !== peerParity || f.stream <= this.#lastPeerId)
+      throw new TunnelError('Protocol', `bad OPEN stream id ${f.stream}`);
+    this.#lastPeerId = f.stream;
+    if (this.#onStream === undefined || this.#peerOpen >= this.#maxStreams) {
+      this.#sendControl(
+        resetFrame(
+          f.stream,
+          ResetCode.Refused,
+          this.#onStream ? `more than ${this.#maxStreams} streams` : 'not accepting streams',
+        ),
+      );
+      return;
+    }
+    const s = new TunnelStream(this.#host, f.stream, Buffer.from(f.payload), {
+      receiveWindow: this.#receiveWindow,
+      highWaterMark: this.#highWaterMark,
+    });
+    this.#streams.set(f.stream, s);
+    this.#peerOpen++;
+    const grant = s.initialGrant();
+    if (grant !== undefined) this.#sendControl(grant);
+    try {
+      this.#onStream(s);
+    } catch (err) {
+      s.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  // ---- liveness ----------------------------------------------------------------------------
+
+  #schedulePing(afterMs: number): void {
+    this.#pingTimer = this.#clock.setTimer(afterMs, () => this.#sendPing());
+  }
+
+  #sendPing(): void {
+    if (this.#done) return;
+    const payload = randomBytes(PING_PAYLOAD_BYTES);
+    const timeout = this.#clock.setTimer(this.#pingTimeoutMs, () =>
+      this.destroy(
+        new TunnelError('PeerTimeout', `peer did not answer a ping within ${this.#pingTimeoutMs} ms`),
+      ),
+    );
+    this.#ping = { payload, sentAt: this.#clock.now(), timeout };
+    // Pings jump the control queue.
+    this.#control.unshift(encodeFrame(FrameType.Ping, 0, payload));
+    this.#scheduleFlush();
+  }
+
+  #onPong(payload: Buffer): void {
+    const p = this.#ping;
+    if (p === undefined || !p.payload.equals(payload)) return;
+    p.timeout.cancel();
+    this.#ping = undefined;
+    this.#rttMs = this.#clock.now() - p.sentAt;
+    this.#pongs++;
+    this.#schedulePing(this.#pingIntervalMs);
+  }
+
+  // ---- writing -----------------------------------------------------------------------------
+
+  #markReady(s: TunnelStream): void {
+    if (this.#done || this.#readySet.has(s)) return;
+    this.#readySet.add(s);
+    this.#ready.push(s);
+    this.#scheduleFlush();
+  }
+
+  #sendControl(frame: Buffer): void {
+    if (this.#done) return;
+    if (this.#control.length >= this.#maxControl) {
+      this.destroy(new TunnelError('PeerTimeout', 'control queue full: the peer is not reading'));
+      return;
+    }
+    this.#control.push(frame);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushQueued || this.#done) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushQueued = false;
+    if (this.#done) return;
+    let parts: Buffer[] = [];
+    let bytes = 0;
+    const emit = (): void => {
+      if (parts.length === 0) return;
+      const msg = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes);
+      parts = [];
+      bytes = 0;
+      this.#inflight += msg.length;
+      this.#transport.send(msg, (err) => {
+        this.#inflight -= msg.length;
+        if (err !== undefined) {
+          this.destroy(
+            new TunnelError('SessionClosed', `tunnel write failed: ${err.message}`, { cause: err }),
+          );
+          return;
+        }
+        if (this.#control.length > 0 || this.#pong !== undefined || this.#ready.length > 0)
+          this.#scheduleFlush();
+      });
+    };
+    while (this.#inflight + bytes < this.#writeBufferBytes && !this.#done) {
+      if (this.#pong !== undefined) {
+        parts.push(this.#pong);
+        bytes += this.#pong.length;
+        this.#pong = undefined;
+      } else if (this.#control.length > 0) {
+        const f = this.#control.shift() as Buffer;
+        parts.push(f);
+        bytes += f.length;
+      } else {
+        const s = this.#ready.shift();
+        if (s === undefined) break;
+        this.#readySet.delete(s);
+        const r = s.pullFrame();
+        if (r === undefined) continue;
+        for (const p of r.parts) {
+          parts.push(p);
+          bytes += p.length;
+        }
+        if (r.more) this.#markReady(s);
+      }
+      if (bytes >= BATCH_BYTES) emit();
+    }
+    emit();
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  #release(s: TunnelStream): void {
+    if (this.#streams.get(s.id) !== s) return;
+    this.#streams.delete(s.id);
+    if (s.id % 2 === this.#nextId % 2) this.#localOpen--;
+    else this.#peerOpen--;
+    this.#readySet.delete(s);
+  }
+
+  #end(err: TunnelError): void {
+    if (this.#done) return;
+    this.#error = err;
+    this.#pingTimer?.cancel();
+    this.#ping?.timeout.cancel();
+    // Streams first (they must not send anything), then mark done.
+    const streams = [...this.#streams.values()];
+    this.#done = true;
+    this.#control = [];
+    this.#ready = [];
+    this.#readySet.clear();
+    for (const s of streams) s.receiveReset(err);
+    this.#streams.clear();
+    this.#resolveClosed(err);
+  }
+}

@@ -1,0 +1,249 @@
+import { Duplex } from 'node:stream';
+import { TunnelError } from './errors.ts';
+import {
+  FrameType,
+  INITIAL_WINDOW,
+  MAX_WINDOW,
+  ResetCode,
+  encodeFrame,
+  frameHeader,
+  resetFrame,
+  windowUpdateFrame,
+} from './frame.ts';
+
+/** What a stream needs from its session. Internal to the tunnel. */
+export interface StreamHost {
+  readonly maxFramePayload: number;
+  /** The stream has data or a FIN it can send now: pull it with `pullFrame`. */
+  markReady(s: TunnelStream): void;
+  /** Queue a control frame (WINDOW_UPDATE, RESET) ahead of all data. */
+  sendControl(frame: Buffer): void;
+  /** Both directions are finished or the stream was reset: forget it. */
+  release(s: TunnelStream): void;
+}
+
+export interface StreamOptions {
+  /** Per-stream receive window: the most bytes the peer may have in flight to us. */
+  readonly receiveWindow: number;
+  readonly highWaterMark: number;
+}
+
+type Callback = (err?: Error | null) => void;
+
+/**
+ * One multiplexed stream: a Node `Duplex` with backpressure both ways.
+ *
+ * Contracts:
+ * - Writing: a write's callback runs once its last byte is framed for the connection, which
+ *   happens only while the peer has granted credit. A peer that stops reading this stream
+ *   stops its writers — and only its writers. `end()` sends a CLOSE (half-close): the peer's
+ *   readable side ends, its writable side stays open.
+ * - Reading: the peer may send at most `receiveWindow` bytes ahead of what this stream's
+ *   reader has taken. Credit is returned as the reader takes data, in WINDOW_UPDATEs of at
+ *   least a quarter window. Buffered bytes per stream are bounded by the window plus the
+ *   readable high-water mark.
+ * - `destroy()` before both directions finished sends a RESET (code Cancel); a RESET from
+ *   the peer destroys the stream with `TunnelError('Reset')`; a session failure destroys it
+ *   with the session's error. Listen for `'error'`.
+ */
+export class TunnelStream extends Duplex {
+  /** Stream id: odd when the dialling side opened it, even when the accepting side did. */
+  readonly id: number;
+  /** The OPEN payload: what the opener said this stream is for (opaque to the tunnel). */
+  readonly header: Buffer;
+
+  readonly #host: StreamHost;
+  readonly #window: number;
+  // send side
+  #credit = INITIAL_WINDOW;
+  #pending: { buf: Buffer; off: number; cb: Callback } | undefined;
+  #finCb: Callback | undefined;
+  #sentFin = false;
+  // receive side
+  #queue: Buffer[] = [];
+  #queued = 0;
+  /** Bytes the peer may still send before running out of credit. */
+  #receivable: number;
+  /** Bytes handed to the reader whose credit has not yet been returned. */
+  #taken = 0;
+  #wantRead = false;
+  #recvFin = false;
+  #pushedEnd = false;
+  // lifecycle
+  #reset = false;
+  #released = false;
+
+  /** Internal: created by `TunnelSession`. */
+  constructor(host: StreamHost, id: number, header: Buffer, opts: StreamOptions) {
+    super({
+      allowHalfOpen: true,
+      readableHighWaterMark: opts.highWaterMark,
+      writableHighWaterMark: opts.highWaterMark,
+    });
+    this.id = id;
+    this.header = header;
+    this.#host = host;
+    this.#window = Math.min(MAX_WINDOW, Math.max(INITIAL_WINDOW, opts.receiveWindow));
+    this.#receivable = this.#window;
+  }
+
+  /** Internal: the WINDOW_UPDATE granting the window above the protocol's initial one, if any. */
+  initialGrant(): Buffer | undefined {
+    return this.#window > INITIAL_WINDOW
+      ? windowUpdateFrame(this.id, this.#window - INITIAL_WINDOW)
+      : undefined;
+  }
+
+  /** Bytes received but not yet taken by the reader (for tests and metrics). */
+  get bufferedIn(): number {
+    return this.#queued + this.readableLength;
+  }
+
+  /** Credit the peer has granted and this side has not used. */
+  get sendCredit(): number {
+    return this.#credit;
+  }
+
+  // ---- Duplex ----------------------------------------------------------------------------
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: Callback): void {
+    if (chunk.length === 0) {
+      cb();
+      return;
+    }
+    this.#pending = { buf: chunk, off: 0, cb };
+    if (this.#credit > 0) this.#host.markReady(this);
+  }
+
+  override _final(cb: Callback): void {
+    this.#finCb = cb;
+    this.#host.markReady(this);
+  }
+
+  override _read(): void {
+    this.#wantRead = true;
+    this.#deliver();
+  }
+
+  override _destroy(err: Error | null, cb: Callback): void {
+    if (!this.#released && !this.#reset && !(this.#sentFin && this.#recvFin)) {
+      this.#host.sendControl(resetFrame(this.id, ResetCode.Cancel, err?.message ?? 'stream destroyed'));
+    }
+    this.#reset = true;
+    this.#pending = undefined;
+    this.#finCb = undefined;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#release();
+    cb(err);
+  }
+
+  // ---- called by the session ---------------------------------------------------------------
+
+  /**
+   * Internal: the next frame this stream can send, as buffers to write in order, and whether
+   * it has more to send right away. Undefined when it has nothing sendable.
+   */
+  pullFrame(): { parts: Buffer[]; more: boolean } | undefined {
+    if (this.#reset) return undefined;
+    const p = this.#pending;
+    if (p !== undefined) {
+      if (this.#credit <= 0) return undefined;
+      const n = Math.min(this.#credit, this.#host.maxFramePayload, p.buf.length - p.off);
+      const payload = p.buf.subarray(p.off, p.off + n);
+      p.off += n;
+      this.#credit -= n;
+      if (p.off === p.buf.length) {
+        this.#pending = undefined;
+        p.cb();
+      }
+      return {
+        parts: [frameHeader(FrameType.Data, this.id, n), payload],
+        more: this.#hasSendable(),
+      };
+    }
+    if (this.#finCb !== undefined && !this.#sentFin) {
+      const cb = this.#finCb;
+      this.#finCb = undefined;
+      this.#sentFin = true;
+      cb();
+      if (this.#recvFin) this.#release();
+      return { parts: [encodeFrame(FrameType.Close, this.id)], more: false };
+    }
+    return undefined;
+  }
+
+  /** Internal: DATA from the peer. Throws `Protocol` when the peer exceeded its credit. */
+  receiveData(payload: Buffer): void {
+    if (this.#reset) return;
+    if (this.#recvFin) throw new TunnelError('Protocol', `DATA after CLOSE on stream ${this.id}`);
+    if (payload.length > this.#receivable)
+      throw new TunnelError(
+        'Protocol',
+        `stream ${this.id}: peer sent ${payload.length} bytes with ${this.#receivable} of credit`,
+      );
+    this.#receivable -= payload.length;
+    if (payload.length === 0) return;
+    this.#queue.push(payload);
+    this.#queued += payload.length;
+    this.#deliver();
+  }
+
+  /** Internal: the peer's CLOSE (half-close). */
+  receiveFin(): void {
+    if (this.#reset || this.#recvFin) return;
+    this.#recvFin = true;
+    this.#deliver();
+    if (this.#sentFin) this.#release();
+  }
+
+  /** Internal: the peer's WINDOW_UPDATE. */
+  receiveCredit(increment: number): void {
+    if (this.#reset) return;
+    if (this.#credit + increment > MAX_WINDOW)
+      throw new TunnelError('Protocol', `stream ${this.id}: window above ${MAX_WINDOW}`);
+    this.#credit += increment;
+    if (this.#hasSendable()) this.#host.markReady(this);
+  }
+
+  /** Internal: the peer's RESET, or the session going away (`err` given, nothing sent). */
+  receiveReset(err: TunnelError): void {
+    if (this.#reset) return;
+    this.#reset = true;
+    this.#release();
+    this.destroy(err);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  #hasSendable(): boolean {
+    if (this.#reset) return false;
+    if (this.#pending !== undefined) return this.#credit > 0;
+    return this.#finCb !== undefined && !this.#sentFin;
+  }
+
+  #deliver(): void {
+    while (this.#wantRead && this.#queue.length > 0 && !this.destroyed) {
+      const c = this.#queue.shift() as Buffer;
+      this.#queued -= c.length;
+      this.#taken += c.length;
+      this.#wantRead = this.push(c);
+    }
+    if (this.#queue.length === 0 && this.#recvFin && !this.#pushedEnd && !this.destroyed) {
+      this.#pushedEnd = true;
+      this.push(null);
+    }
+    // Return credit in batches of at least a quarter window; none is needed after the peer's FIN.
+    if (!this.#recvFin && !this.#reset && this.#taken >= this.#window / 4) {
+      this.#host.sendControl(windowUpdateFrame(this.id, this.#taken));
+      this.#receivable += this.#taken;
+      this.#taken = 0;
+    }
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.release(this);
+  }
+}
