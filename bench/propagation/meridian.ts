@@ -2,15 +2,17 @@
  * Meridian as a `PeerControlPlane`: the members joined with the real `meridian join` (push
  * mode, as the e2e suites do) and one real `meridian controllers` process against the hub.
  * Its logs (pino JSON) go to `<outDir>/meridian-controllers.log`; `nodeArgs` go to its
- * `node` (e.g. `--cpu-prof --cpu-prof-dir=<dir>`, written when it exits on SIGTERM).
+ * `node` (e.g. `--cpu-prof --cpu-prof-dir=<dir>`, written when it exits on SIGTERM), `args` to
+ * the command (e.g. `--no-leader-elect`).
  */
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { API_VERSION, Kinds, Labels } from '../../src/api/constants.ts';
 import { Resources } from '../../src/controllers/resources.ts';
 import type { Environment } from '../../src/testenv/environment.ts';
+import { freePorts } from '../../src/testenv/ports.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { joinAll } from '../../test/support/meridian.ts';
 import { clientFor, observe, until } from './observe.ts';
@@ -36,22 +38,75 @@ export async function startMeridian(env: Environment, opts: PeerOptions = {}): P
   await joinAll(env.hub, env.members, `${CLUSTER_LABEL}=propagation`);
   log(`meridian: joined ${memberNames.join(', ')} in ${Math.round(performance.now() - t0)} ms`);
 
+  // One `meridian controllers` process, restarted when it exits on its own, as a kubelet
+  // would (restartPolicy Always); every restart is reported in `notes()`.
   const logPath = join(outDir, 'meridian-controllers.log');
-  const fd = openSync(logPath, 'a');
-  const child = spawn(
-    process.execPath,
-    [...(opts.nodeArgs ?? []), cli, 'controllers', '--kubeconfig', env.hub.kubeconfig],
-    { stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('meridian controllers did not start');
-  log(`meridian: controllers pid ${pid}, log ${logPath}`);
-
+  const notes: string[] = [];
   let stopped = false;
+  /** Set when stop() begins: from then on an exit is not restarted. */
+  let stopping = false;
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  // Its Prometheus endpoint, scraped for the event-loop delay (prom-client's default metrics:
+  // a monitorEventLoopDelay histogram reset at every scrape, so each value covers one interval).
+  const [metricsPort] = (await freePorts(1)) as [number];
+  const lag: { at: string; maxS: number; p99S: number }[] = [];
+  const scraper = setInterval(() => {
+    fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(1500) })
+      .then((r) => r.text())
+      .then((text) => {
+        const gauge = (name: string): number =>
+          Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        lag.push({
+          at: new Date().toISOString(),
+          maxS: gauge('nodejs_eventloop_lag_max_seconds'),
+          p99S: gauge('nodejs_eventloop_lag_p99_seconds'),
+        });
+      })
+      .catch(() => {}); // not up yet, restarting, or too busy to answer in time
+  }, 2000);
+  const spawnControllers = (): void => {
+    const fd = openSync(logPath, 'a');
+    const c = spawn(
+      process.execPath,
+      [
+        ...(opts.nodeArgs ?? []),
+        cli,
+        'controllers',
+        '--kubeconfig',
+        env.hub.kubeconfig,
+        '--metrics-port',
+        String(metricsPort),
+        ...(opts.args ?? []),
+      ],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+    child = c;
+    const started = performance.now();
+    exited = new Promise<void>((resolve) =>
+      c.once('exit', (code, signal) => {
+        resolve();
+        if (stopped || stopping) return;
+        const note =
+          `meridian controllers (pid ${c.pid}) exited on its own with ${code ?? signal} after ` +
+          `${Math.round((performance.now() - started) / 1000)} s; restarted`;
+        notes.push(`${new Date().toISOString()} ${note}`);
+        log(`meridian: ${note}`);
+        setTimeout(() => {
+          if (!stopped && !stopping) spawnControllers();
+        }, 1000);
+      }),
+    );
+    log(`meridian: controllers pid ${c.pid}, log ${logPath}`);
+  };
+  spawnControllers();
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
   const stopControllers = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    stopped = true;
+    clearInterval(scraper);
+    writeFileSync(join(outDir, 'meridian-eventloop.json'), JSON.stringify(lag));
+    if (running()) child.kill('SIGTERM');
     const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await exited;
     clearTimeout(killer);
@@ -88,7 +143,23 @@ export async function startMeridian(env: Environment, opts: PeerOptions = {}): P
   return {
     name: 'meridian',
     kubeconfig: env.hub.kubeconfig,
-    pids: () => (child.exitCode === null && child.signalCode === null ? [pid] : []),
+    pids: () => (running() && child.pid !== undefined ? [child.pid] : []),
+    apiServerPids: () =>
+      env
+        .processes()
+        .filter((p) => p.name === 'hub/kube-apiserver')
+        .map((p) => p.pid),
+    notes: () => [...notes],
+    metrics() {
+      const finite = (xs: number[]): number[] => xs.filter((x) => Number.isFinite(x));
+      const max = finite(lag.map((l) => l.maxS));
+      return {
+        eventLoopDelayMaxS: Math.max(0, ...max),
+        eventLoopDelayP99MaxS: Math.max(0, ...finite(lag.map((l) => l.p99S))),
+        scrapes: lag.length,
+        scrapesWithDelayOver1s: max.filter((x) => x > 1).length,
+      };
+    },
     async applyPolicy(namespace, labelSelector) {
       await hub.create(Resources.PropagationPolicy, {
         apiVersion: API_VERSION,
@@ -142,8 +213,8 @@ export async function startMeridian(env: Environment, opts: PeerOptions = {}): P
       ];
     },
     async stop() {
-      if (stopped) return;
-      stopped = true;
+      if (stopping) return;
+      stopping = true;
       try {
         // Deregister while the controllers still run, so the Cluster finalizers are processed.
         const clusters = observe<ClusterObject>(

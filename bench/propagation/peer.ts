@@ -29,6 +29,11 @@ export interface PeerControlPlane {
    */
   pids(): number[];
   /**
+   * Optional: the API server(s) behind `kubeconfig`, for the report's API-server memory and
+   * CPU columns. Omitted: the environment's `hub/kube-apiserver`.
+   */
+  apiServerPids?(): number[];
+  /**
    * Creates the system's policy in `namespace` selecting every Deployment with all of
    * `labelSelector`'s labels, spreading them over all members of the environment as
    * `replicaScheduling: Divided` with equal static weights per member, so a Deployment
@@ -42,6 +47,10 @@ export interface PeerControlPlane {
    * work written). Not needed for the headline numbers.
    */
   stages?(namespace: string): readonly StageProbe[];
+  /** Optional: anything the report should mention (e.g. a controller process restarted). */
+  notes?(): readonly string[];
+  /** Optional: system-specific numbers for the JSON result (e.g. event-loop delay). */
+  metrics?(): Readonly<Record<string, number>>;
   /** Stops every process the system started and removes what it registered. Idempotent. */
   stop(): Promise<void>;
 }
@@ -52,6 +61,8 @@ export type StartPeer = (env: Environment, opts?: PeerOptions) => Promise<PeerCo
 export interface PeerOptions {
   /** Extra `node` arguments for Node.js controller processes (e.g. `--cpu-prof`); ignored otherwise. */
   readonly nodeArgs?: readonly string[];
+  /** Extra command-line arguments for the system's controllers (system-specific). */
+  readonly args?: readonly string[];
   /** Directory for the system's logs and profiles. */
   readonly outDir?: string;
   readonly log?: (message: string) => void;

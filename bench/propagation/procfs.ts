@@ -67,24 +67,42 @@ export function processTree(pid: number): number[] {
 export interface MemorySeries {
   /** Peak of the summed VmRSS over the samples, MiB. */
   readonly peakRssMiB: number;
-  /** Sum of each process's VmHWM at `stop()`, MiB (an upper bound of the true joint peak). */
+  /**
+   * Peak of the summed VmHWM (the kernel's own peak, so nothing between samples is missed) of
+   * the live processes, over the samples, MiB. A process that exited counts with its last
+   * sampled VmHWM (at most `intervalMs` old) while it was part of the sum.
+   */
   readonly hwmMiB: number;
+  /** CPU seconds used during the sampling by every process seen (first to last sample of each). */
+  readonly cpuSeconds: number;
   /** [ms since start, summed RSS MiB] every `intervalMs`. */
   readonly samples: readonly (readonly [number, number])[];
 }
 
 /**
- * Samples the summed VmRSS of `roots()` and their descendants every `intervalMs` until
- * `stop()`, which reads VmHWM (call it while the processes still run).
+ * Samples the summed VmRSS and VmHWM of `roots()` and their descendants every `intervalMs`
+ * until `stop()` (call it while the processes still run, for a last sample).
  */
 export function sampleMemory(roots: () => readonly number[], intervalMs = 1000): { stop(): MemorySeries } {
   const t0 = performance.now();
   const samples: [number, number][] = [];
   let peak = 0;
-  const pidsNow = (): number[] => [...new Set(roots().flatMap((p) => processTree(p)))];
+  let peakHwm = 0;
+  const cpu = new Map<number, { first: number; last: number }>();
   const tick = (): void => {
-    const sum = pidsNow().reduce((a, p) => a + rssMiB(p), 0);
+    const pids = [...new Set(roots().flatMap((p) => processTree(p)))];
+    for (const p of pids) {
+      const c = cpuSeconds(p);
+      const seen = cpu.get(p);
+      if (seen === undefined) cpu.set(p, { first: c, last: c });
+      else seen.last = Math.max(seen.last, c);
+    }
+    const sum = pids.reduce((a, p) => a + rssMiB(p), 0);
     peak = Math.max(peak, sum);
+    peakHwm = Math.max(
+      peakHwm,
+      pids.reduce((a, p) => a + hwmMiB(p), 0),
+    );
     samples.push([Math.round(performance.now() - t0), Math.round(sum)]);
   };
   tick();
@@ -93,8 +111,13 @@ export function sampleMemory(roots: () => readonly number[], intervalMs = 1000):
     stop() {
       clearInterval(timer);
       tick();
-      const hwm = pidsNow().reduce((a, p) => a + hwmMiB(p), 0);
-      return { peakRssMiB: Math.round(peak), hwmMiB: Math.round(hwm), samples };
+      const used = [...cpu.values()].reduce((a, c) => a + c.last - c.first, 0);
+      return {
+        peakRssMiB: Math.round(peak),
+        hwmMiB: Math.round(peakHwm),
+        cpuSeconds: Math.round(used * 10) / 10,
+        samples,
+      };
     },
   };
 }

@@ -5,7 +5,8 @@
 //
 // Usage:
 //   node bench/propagation/run.ts [--count 1000] [--system meridian[,karmada]] [--concurrency 32]
-//        [--timeout-s 1800] [--node-pods N] [--out DIR] [--node-args '--cpu-prof --cpu-prof-dir=DIR']
+//        [--timeout-s 1800] [--stall-s 600] [--node-pods N] [--out DIR] [--node-args '--cpu-prof --cpu-prof-dir=DIR']
+//        [--controller-args '--no-leader-elect']
 //
 // One environment (src/testenv: hub + 3 kwok members, nodes sized so each member fits the
 // batch) serves every system in `--system`, one after the other: a fresh namespace each, and
@@ -20,11 +21,14 @@
 //   member ready   = max over members of status.readyReplicas ≥ spec.replicas there
 //   hub ready      = on the system's API server, status.readyReplicas ≥ spec.replicas (3)
 // all from the moment the create request was sent. Memory: VmHWM of the system's processes
-// (and descendants) plus the peak of their summed VmRSS sampled every second; the hub
-// kube-apiserver and etcd (shared by every cluster of the environment) for context.
+// (and descendants) plus the peak of their summed VmRSS sampled every second; the system's
+// API server (`apiServerPids()`, default the hub's) and etcd (shared by every cluster of the
+// environment) for context. The API server's own request metrics give the writes per object.
+// The batch ends when every Deployment is hub-ready, after --timeout-s, or after --stall-s
+// without progress (the JSON says which: `outcome`).
 // Output: progress on stderr; one JSON line and one Markdown table row per system on stdout;
 // per-object timings and memory samples in --out (default: a new temp directory).
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +41,8 @@ import { startEnvironment, type Environment } from '../../src/testenv/environmen
 import { defaultMembers, type MemberSpec } from '../../src/testenv/topology.ts';
 import { clientFor, DEPLOYMENTS, NAMESPACES, now, observe, until, type Observation } from './observe.ts';
 import type { PeerControlPlane, PeerOptions, StartPeer } from './peer.ts';
-import { cpuSeconds, hwmMiB, resetPeak, rssMiB, sampleMemory, type MemorySeries } from './procfs.ts';
+import { requestDiff, requestTotals, type RequestRow } from './apiserver-requests.ts';
+import { resetPeak, rssMiB, sampleMemory, type MemorySeries } from './procfs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,20 +50,24 @@ const { values: args } = parseArgs({
     system: { type: 'string', default: 'meridian' },
     concurrency: { type: 'string', default: '32' },
     'timeout-s': { type: 'string', default: '1800' },
+    'stall-s': { type: 'string', default: '600' },
     'node-pods': { type: 'string' },
     out: { type: 'string' },
     'node-args': { type: 'string' },
+    'controller-args': { type: 'string' },
   },
 });
 const COUNT = Number(args.count);
 const CONCURRENCY = Number(args.concurrency);
 const TIMEOUT_MS = Number(args['timeout-s']) * 1000;
+const STALL_MS = Number(args['stall-s']) * 1000;
 const REPLICAS = 3;
 const systems = (args.system ?? 'meridian')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
 const nodeArgs = (args['node-args'] ?? '').split(' ').filter(Boolean);
+const controllerArgs = (args['controller-args'] ?? '').split(' ').filter(Boolean);
 const outDir = args.out ?? mkdtempSync(join(tmpdir(), 'meridian-bench-propagation-'));
 mkdirSync(outDir, { recursive: true });
 const log = (m: string): void => void process.stderr.write(`[${new Date().toISOString()}] ${m}\n`);
@@ -177,6 +186,8 @@ interface SystemResult {
   readonly count: number;
   readonly concurrency: number;
   readonly namespace: string;
+  /** `complete`: every Deployment hub-ready; `stalled`: no progress for --stall-s; `timeout`: --timeout-s. */
+  readonly outcome: 'complete' | 'stalled' | 'timeout';
   readonly complete: number;
   readonly createSeconds: number;
   readonly createPerSecond: number;
@@ -192,14 +203,22 @@ interface SystemResult {
     readonly totalMs: number;
   };
   readonly wrongReplicas: number;
-  readonly controllers: MemorySeries & { readonly idleRssMiB: number; readonly cpuSeconds: number };
-  readonly hubApiserver: {
-    readonly hwmMiB: number;
-    readonly peakRssMiB: number;
-    readonly cpuSeconds: number;
-  };
-  readonly etcd: { readonly hwmMiB: number; readonly peakRssMiB: number; readonly cpuSeconds: number };
+  readonly controllers: MemorySeries & { readonly idleRssMiB: number };
+  readonly hubApiserver: MemorySeries;
+  readonly etcd: MemorySeries;
   readonly deleteToMembersEmptyMs: number;
+  readonly notes: readonly string[];
+  readonly systemMetrics: Readonly<Record<string, number>>;
+  /** Requests the system's API server served during the batch (create → all hub-ready), from its metrics. */
+  readonly apiRequests:
+    | {
+        readonly writes: number;
+        readonly reads: number;
+        readonly writesPerDeployment: number;
+        readonly top: readonly RequestRow[];
+      }
+    | undefined;
+  readonly loadAverage1m: { readonly min: number; readonly mean: number; readonly max: number };
 }
 
 async function runSystem(env: Environment, peer: PeerControlPlane): Promise<SystemResult> {
@@ -301,26 +320,38 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
 
     // Memory: the system's processes; hub kube-apiserver and etcd for context (peaks reset now).
     const procs = env.processes();
-    const apiserverPid = procs.find((p) => p.name === 'hub/kube-apiserver')?.pid ?? 0;
+    const apiserverPids =
+      peer.apiServerPids?.() ?? procs.filter((p) => p.name === 'hub/kube-apiserver').map((p) => p.pid);
     const etcdPid = procs.find((p) => p.name === 'etcd')?.pid ?? 0;
-    for (const p of [apiserverPid, etcdPid]) if (!resetPeak(p)) log(`could not reset VmHWM of pid ${p}`);
+    for (const p of [...apiserverPids, etcdPid]) if (!resetPeak(p)) log(`could not reset VmHWM of pid ${p}`);
     const controllersIdle = peer.pids().reduce((a, p) => a + rssMiB(p), 0);
-    const cpu0 = {
-      controllers: peer.pids().reduce((a, p) => a + cpuSeconds(p), 0),
-      apiserver: cpuSeconds(apiserverPid),
-      etcd: cpuSeconds(etcdPid),
-    };
+    const requestsBefore = await requestTotals(env.binDir, peer.kubeconfig).catch((err: unknown) => {
+      log(`API server metrics unavailable: ${String(err)}`);
+      return undefined;
+    });
     const memControllers = sampleMemory(() => peer.pids());
-    const memApiserver = sampleMemory(() => [apiserverPid]);
+    const memApiserver = sampleMemory(() => apiserverPids);
     const memEtcd = sampleMemory(() => [etcdPid]);
 
+    // The machine is shared: record its 1-minute load average alongside.
+    const load: number[] = [];
+    const loadavg = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    load.push(loadavg());
+    // No new object on all members, ready on them or ready on the hub for STALL_MS ⇒ give up.
+    let lastProgress = { at: now(), signature: '' };
+    let stalled: () => void = () => {};
+    const stall = new Promise<void>((r) => (stalled = r));
     const progress = setInterval(() => {
+      load.push(loadavg());
       let created = 0;
       let memberReadyAll = 0;
       for (const t of times.values()) {
         if (t.createdAck !== undefined) created++;
         if (t.memberReady.size === members.length) memberReadyAll++;
       }
+      const signature = `${onAllCount}/${memberReadyAll}/${hubReadyCount}`;
+      if (signature !== lastProgress.signature) lastProgress = { at: now(), signature };
+      else if (now() - lastProgress.at > STALL_MS) stalled();
       const ctl = peer.pids().reduce((a, p) => a + rssMiB(p), 0);
       log(
         `${peer.name}: created ${created}, on all members ${onAllCount}, ready on all members ${memberReadyAll}, ` +
@@ -343,24 +374,31 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
     const tCreated = now();
     log(`${peer.name}: ${COUNT} created in ${Math.round(tCreated - t0)} ms`);
 
-    const timedOut = await Promise.race([
-      done.then(() => false),
-      sleep(Math.max(0, TIMEOUT_MS - (now() - t0)), undefined, { ref: false }).then(() => true),
+    const outcome = await Promise.race([
+      done.then(() => 'complete' as const),
+      stall.then(() => 'stalled' as const),
+      sleep(Math.max(0, TIMEOUT_MS - (now() - t0)), undefined, { ref: false }).then(() => 'timeout' as const),
     ]);
+    const timedOut = outcome !== 'complete';
     clearInterval(progress);
+    load.push(loadavg());
     const tEnd = now();
     if (timedOut)
-      log(`${peer.name}: timed out after ${TIMEOUT_MS} ms with ${hubReadyCount}/${COUNT} ready on the hub`);
+      log(
+        `${peer.name}: ${outcome === 'stalled' ? `no progress for ${STALL_MS} ms` : `timed out after ${TIMEOUT_MS} ms`}` +
+          ` with ${hubReadyCount}/${COUNT} ready on the hub`,
+      );
     const ctlSeries = memControllers.stop();
+    const requestsAfter =
+      requestsBefore === undefined
+        ? undefined
+        : await requestTotals(env.binDir, peer.kubeconfig).catch(() => undefined);
+    const requests =
+      requestsBefore === undefined || requestsAfter === undefined
+        ? undefined
+        : requestDiff(requestsBefore, requestsAfter);
     const apiSeries = memApiserver.stop();
     const etcdSeries = memEtcd.stop();
-    const cpu1 = {
-      controllers: peer.pids().reduce((a, p) => a + cpuSeconds(p), 0),
-      apiserver: cpuSeconds(apiserverPid),
-      etcd: cpuSeconds(etcdPid),
-    };
-    const apiHwm = hwmMiB(apiserverPid);
-    const etcdHwm = hwmMiB(etcdPid);
 
     // Per-object latencies, from the moment the create was sent.
     const all = [...times.values()];
@@ -437,6 +475,7 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
       count: COUNT,
       concurrency: CONCURRENCY,
       namespace: ns,
+      outcome,
       complete: hubReady.length,
       createSeconds: Math.round(tCreated - t0) / 1000,
       createPerSecond: Math.round((COUNT / ((tCreated - t0) / 1000)) * 10) / 10,
@@ -456,19 +495,26 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
         ...ctlSeries,
         samples: [],
         idleRssMiB: Math.round(controllersIdle),
-        cpuSeconds: Math.round((cpu1.controllers - cpu0.controllers) * 10) / 10,
       },
-      hubApiserver: {
-        hwmMiB: Math.round(apiHwm),
-        peakRssMiB: apiSeries.peakRssMiB,
-        cpuSeconds: Math.round((cpu1.apiserver - cpu0.apiserver) * 10) / 10,
-      },
-      etcd: {
-        hwmMiB: Math.round(etcdHwm),
-        peakRssMiB: etcdSeries.peakRssMiB,
-        cpuSeconds: Math.round((cpu1.etcd - cpu0.etcd) * 10) / 10,
-      },
+      hubApiserver: { ...apiSeries, samples: [] },
+      etcd: { ...etcdSeries, samples: [] },
       deleteToMembersEmptyMs: deleteMs,
+      notes: peer.notes?.() ?? [],
+      systemMetrics: peer.metrics?.() ?? {},
+      apiRequests:
+        requests === undefined
+          ? undefined
+          : {
+              writes: requests.writes,
+              reads: requests.reads,
+              writesPerDeployment: Math.round((requests.writes / COUNT) * 10) / 10,
+              top: requests.rows.slice(0, 20),
+            },
+      loadAverage1m: {
+        min: Math.min(...load),
+        mean: Math.round((load.reduce((a, b) => a + b, 0) / load.length) * 10) / 10,
+        max: Math.max(...load),
+      },
     };
   } finally {
     for (const o of observations) o.stop();
@@ -537,7 +583,7 @@ try {
   );
   const results: SystemResult[] = [];
   for (const [name, start] of starts) {
-    const peerOpts: PeerOptions = { nodeArgs, outDir, log };
+    const peerOpts: PeerOptions = { nodeArgs, args: controllerArgs, outDir, log };
     current = await start(env, peerOpts);
     try {
       const r = await runSystem(env, current);
@@ -552,6 +598,7 @@ try {
   }
   console.log(HEADER);
   for (const r of results) console.log(markdownRow(r));
+  for (const r of results) for (const n of r.notes) console.log(`- ${r.system}: ${n}`);
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(results, null, 2));
 } finally {
   if (!exiting) {
