@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPlacement, placementRows } from './placement-report.ts';
+import { formatPlacement, formatTable, placementRows } from './placement-report.ts';
 
 const clusters = ['us-east', 'eu-west', 'onprem-dc1'];
 
@@ -52,5 +52,18 @@ test('rows show ready/desired where replicas were placed, applied/pending for ot
       'Deployment/web  3/4      2/2      -           5/6',
       'Service/web     applied  pending  -           -',
     ].join('\n'),
+  );
+});
+
+test('formatTable pads every column but the last, two spaces apart, and fills short rows', () => {
+  assert.equal(
+    formatTable(
+      ['NAME', 'READY', 'MESSAGE'],
+      [
+        ['us-east', 'True', 'ok'],
+        ['onprem-dc1', 'False'],
+      ],
+    ),
+    ['NAME        READY  MESSAGE', 'us-east     True   ok', 'onprem-dc1  False'].join('\n'),
   );
 });
