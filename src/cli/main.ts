@@ -2,6 +2,7 @@
 // The `meridian` command.
 import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
+import { registerClusters } from './clusters.ts';
 import { registerControllers } from './controllers.ts';
 import { registerJoin } from './join.ts';
 
@@ -20,7 +21,14 @@ function atLeastThree(value: string): number {
 
 const program = new Command('meridian')
   .description('One control plane for many Kubernetes clusters.')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Exit codes (clusters, get, describe, kubeconfig, join): 0 done; 1 usage (wrong arguments
+or options); 2 the hub or a member could not be reached or refused; 3 not found.
+Every command takes --help. Reference: docs/cli.md.`,
+  );
 
 program
   .command('demo')
@@ -39,5 +47,6 @@ program
   });
 
 registerJoin(program);
+registerClusters(program);
 registerControllers(program);
 await program.parseAsync();
