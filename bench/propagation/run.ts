@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { isRetryable, NotFoundError } from '../../src/kube/errors.ts';
 import type { ApiClient } from '../../src/kube/api-client.ts';
@@ -218,6 +219,7 @@ interface SystemResult {
         readonly top: readonly RequestRow[];
       }
     | undefined;
+  readonly runnerEventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly loadAverage1m: { readonly min: number; readonly mean: number; readonly max: number };
 }
 
@@ -333,7 +335,11 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
     const memApiserver = sampleMemory(() => apiserverPids);
     const memEtcd = sampleMemory(() => [etcdPid]);
 
-    // The machine is shared: record its 1-minute load average alongside.
+    // The machine is shared: record its 1-minute load average alongside, and this process's
+    // own event-loop delay (it does little work, so its delay is the machine's CPU contention:
+    // a control for the controllers' event-loop delay).
+    const runnerDelay = monitorEventLoopDelay({ resolution: 20 });
+    runnerDelay.enable();
     const load: number[] = [];
     const loadavg = (): number => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     load.push(loadavg());
@@ -381,6 +387,7 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
     ]);
     const timedOut = outcome !== 'complete';
     clearInterval(progress);
+    runnerDelay.disable();
     load.push(loadavg());
     const tEnd = now();
     if (timedOut)
@@ -510,6 +517,11 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
               writesPerDeployment: Math.round((requests.writes / COUNT) * 10) / 10,
               top: requests.rows.slice(0, 20),
             },
+      runnerEventLoopDelayMs: {
+        p50: Math.round(runnerDelay.percentile(50) / 1e6),
+        p99: Math.round(runnerDelay.percentile(99) / 1e6),
+        max: Math.round(runnerDelay.max / 1e6),
+      },
       loadAverage1m: {
         min: Math.min(...load),
         mean: Math.round((load.reduce((a, b) => a + b, 0) / load.length) * 10) / 10,
