@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
 import { registerClusters } from './clusters.ts';
 import { registerControllers } from './controllers.ts';
+import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
 
 function positiveInt(value: string): number {
@@ -48,5 +49,6 @@ program
 
 registerJoin(program);
 registerClusters(program);
+registerGet(program);
 registerControllers(program);
 await program.parseAsync();
