@@ -1,135 +1,173 @@
 /**
  * fio through Meridian vs nbdkit's file plugin (the C baseline) on the same disk, same run.
  *
- *   node bench/storage/run.ts [--seconds 5] > bench/RESULTS-storage.md
+ *   node bench/storage/run.ts [--seconds 5] [--rounds 1] > /tmp/run.md
  *
- * Meridian setups: each ack mode with three replicas on local in-process nodes, and
- * `fastest` with one local + two replicas behind a 30 ms one-way DelayRelay.
+ * Every target stays up for the whole run; for each job the baseline runs right before
+ * every Meridian target, so each ratio compares two measurements taken seconds apart on
+ * this shared machine. With `--rounds N` each cell is the median of N rounds.
+ *
+ * Meridian targets (see setup.ts): three replicas, the first on a storage node in the
+ * frontend's process (co-located, direct calls) unless stated, the others as separate
+ * node processes on loopback, or behind a 30 ms one-way delay relay process each (the
+ * WAN emulator). "server CPU" is the CPU time of Meridian's processes (frontend + nodes,
+ * not the relays: they stand for the network) or of nbdkit, per I/O.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { promisify, parseArgs } from 'node:util';
-import { NbdServer } from '../../src/storage/nbd/nbd-server.ts';
-import { StorageNode } from '../../src/storage/node/storage-node.ts';
-import { ReplicatedVolume, type AckMode } from '../../src/storage/volume/replicated-volume.ts';
-import { DelayRelay } from '../../test/storage/delay-relay.ts';
+import { parseArgs, promisify } from 'node:util';
+import {
+  fio,
+  MiB,
+  serve,
+  Stops,
+  tempDir,
+  withCpu,
+  type FioJob,
+  type FioResult,
+  type Topology,
+} from './setup.ts';
 
 const run = promisify(execFile);
-const MiB = 1024 * 1024;
 const SIZE = 256 * MiB;
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  allowNegative: true,
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '1' },
+    // --no-colocate: every replica in its own node process (e.g. to run this harness
+    // against code from before co-located replicas existed).
+    colocate: { type: 'boolean', default: true },
+  },
+});
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 
-type Job = { name: string; rw: string; bs: string; iodepth: number };
-const jobs: Job[] = [
-  { name: '4k randwrite', rw: 'randwrite', bs: '4k', iodepth: 16 },
-  { name: '4k randread', rw: 'randread', bs: '4k', iodepth: 16 },
-  { name: '1M seq write', rw: 'write', bs: '1m', iodepth: 4 },
+const jobs: FioJob[] = [
+  { name: '4k randwrite QD1', rw: 'randwrite', bs: '4k', iodepth: 1 },
+  { name: '4k randwrite QD16', rw: 'randwrite', bs: '4k', iodepth: 16 },
+  { name: '4k randread QD1', rw: 'randread', bs: '4k', iodepth: 1 },
+  { name: '4k randread QD16', rw: 'randread', bs: '4k', iodepth: 16 },
+  { name: '1M seq write QD4', rw: 'write', bs: '1m', iodepth: 4 },
 ];
 
-type Row = { target: string; job: string; iops: number; mibs: number; p50us: number; p99us: number };
+const allSetups: (Topology & { name: string })[] = [
+  { name: 'meridian fastest, 3 local', mode: 'fastest', sizeBytes: SIZE },
+  { name: 'meridian quorum, 3 local', mode: 'quorum', sizeBytes: SIZE },
+  { name: 'meridian all, 3 local', mode: 'all', sizeBytes: SIZE },
+  { name: 'meridian fastest, 1 local + 2 at 30 ms', mode: 'fastest', farDelayMs: 30, sizeBytes: SIZE },
+  {
+    name: 'meridian fastest, 1 local over TCP + 2 at 30 ms',
+    mode: 'fastest',
+    farDelayMs: 30,
+    colocated: false,
+    sizeBytes: SIZE,
+  },
+];
 
-async function fio(uri: string, job: Job): Promise<Omit<Row, 'target' | 'job'>> {
-  const { stdout } = await run(
-    'fio',
-    [
-      '--name=b',
-      '--ioengine=nbd',
-      `--uri=${uri}`,
-      `--rw=${job.rw}`,
-      `--bs=${job.bs}`,
-      `--iodepth=${job.iodepth}`,
-      `--size=${SIZE}`,
-      '--time_based',
-      `--runtime=${seconds}`,
-      '--output-format=json',
-    ],
-    { maxBuffer: 16 * MiB },
-  );
-  type Side = { iops: number; bw_bytes: number; clat_ns: { percentile: Record<string, number> } };
-  const j = (JSON.parse(stdout.slice(stdout.indexOf('{'))) as { jobs: { read: Side; write: Side }[] })
-    .jobs[0];
-  const side = job.rw.includes('read') ? j?.read : j?.write;
-  if (side === undefined) throw new Error('no fio result');
-  return {
-    iops: side.iops,
-    mibs: side.bw_bytes / MiB,
-    p50us: (side.clat_ns.percentile['50.000000'] ?? 0) / 1000,
-    p99us: (side.clat_ns.percentile['99.000000'] ?? 0) / 1000,
-  };
+const setups = values.colocate
+  ? allSetups
+  : allSetups.filter((s) => s.colocated !== false).map((s) => ({ ...s, colocated: false }));
+
+type Measured = FioResult & { cpuUsPerIo: number };
+type Cell = { target: string; job: string; runs: Measured[]; base: Measured[] };
+
+const stops = new Stops();
+const cells = new Map<string, Cell>();
+const cell = (target: string, job: string): Cell => {
+  const key = `${target}|${job}`;
+  let c = cells.get(key);
+  if (c === undefined) {
+    c = { target, job, runs: [], base: [] };
+    cells.set(key, c);
+  }
+  return c;
+};
+
+async function measure(uri: string, pids: number[], job: FioJob): Promise<Measured> {
+  const { result, cpuSeconds } = await withCpu(pids, () => fio(uri, job, SIZE, seconds));
+  return { ...result, cpuUsPerIo: (cpuSeconds * 1e6) / Math.max(1, result.ios) };
 }
 
-const dirs: string[] = [];
-const stops: (() => Promise<void> | void)[] = [];
-const rows: Row[] = [];
 try {
-  // Baseline: nbdkit file plugin on a file in the same temp filesystem.
-  const base = await mkdtemp(join(tmpdir(), 'bench-nbdkit-'));
-  dirs.push(base);
+  // Baseline: nbdkit file plugin on a sparse file in the same temp filesystem.
+  const base = await tempDir(stops, 'bench-nbdkit-');
   const img = join(base, 'disk.img');
   await writeFile(img, Buffer.alloc(0));
   await run('truncate', ['-s', String(SIZE), img]);
   const kit = spawn('nbdkit', ['-f', '-i', '127.0.0.1', '-p', '10899', '--exit-with-parent', 'file', img], {
     stdio: 'ignore',
   });
-  stops.push(() => void kit.kill());
+  stops.add(() => void kit.kill());
   await new Promise((r) => setTimeout(r, 500));
-  for (const job of jobs)
-    rows.push({
-      target: 'nbdkit file (baseline)',
-      job: job.name,
-      ...(await fio('nbd://127.0.0.1:10899', job)),
-    });
+  const kitPids = kit.pid === undefined ? [] : [kit.pid];
 
-  const setups: { name: string; mode: AckMode; farDelayMs: number }[] = [
-    { name: 'meridian fastest, 3 local', mode: 'fastest', farDelayMs: 0 },
-    { name: 'meridian quorum, 3 local', mode: 'quorum', farDelayMs: 0 },
-    { name: 'meridian all, 3 local', mode: 'all', farDelayMs: 0 },
-    { name: 'meridian fastest, 1 local + 2 at 30 ms', mode: 'fastest', farDelayMs: 30 },
-  ];
-  for (const [i, s] of setups.entries()) {
-    const replicas = [];
-    for (let k = 0; k < 3; k++) {
-      const dir = await mkdtemp(join(tmpdir(), 'bench-node-'));
-      dirs.push(dir);
-      const node = new StorageNode({ nodeId: `n${k}`, dir, labels: {}, capacityBytes: 4 * SIZE });
-      let port = await node.listen();
-      stops.push(() => node.close());
-      if (k > 0 && s.farDelayMs > 0) {
-        const relay = new DelayRelay({ host: '127.0.0.1', port }, s.farDelayMs);
-        port = await relay.listen();
-        stops.push(() => relay.close());
+  const served = [];
+  for (const [i, s] of setups.entries()) served.push({ setup: s, ...(await serve(stops, s, `bench${i}`)) });
+
+  for (let round = 0; round < rounds; round++) {
+    for (const job of jobs) {
+      for (const t of served) {
+        const b = await measure('nbd://127.0.0.1:10899', kitPids, job);
+        cell('nbdkit file (baseline)', job.name).runs.push(b);
+        const m = await measure(t.uri, t.nodePids, job);
+        const c = cell(t.setup.name, job.name);
+        c.runs.push(m);
+        c.base.push(b);
+        await t.volume.settled(); // lagging replicas drain before the next measurement
+        process.stderr.write(
+          `${job.name} | ${t.setup.name}: ${m.iops.toFixed(0)} IOPS p50 ${m.p50us.toFixed(0)} µs ` +
+            `(nbdkit ${b.iops.toFixed(0)} IOPS p50 ${b.p50us.toFixed(0)} µs)\n`,
+        );
       }
-      replicas.push({ nodeId: `n${k}`, endpoint: { host: '127.0.0.1', port } });
     }
-    const id = `bench${i}`;
-    const v = await ReplicatedVolume.open({ id, sizeBytes: SIZE, replicas, ackMode: s.mode, durability: 2 });
-    stops.push(() => v.close());
-    const server = new NbdServer({ exports: new Map([[id, v]]) });
-    const port = await server.listen();
-    stops.push(() => server.close());
-    for (const job of jobs)
-      rows.push({ target: s.name, job: job.name, ...(await fio(`nbd://127.0.0.1:${port}/${id}`, job)) });
   }
 } finally {
-  for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await stops.run();
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0
+    ? NaN
+    : n % 2 === 1
+      ? (s[(n - 1) / 2] as number)
+      : ((s[n / 2 - 1] as number) + (s[n / 2] as number)) / 2;
+}
+
+const rows: string[] = [];
+for (const job of jobs) {
+  const order = ['nbdkit file (baseline)', ...setups.map((s) => s.name)];
+  for (const target of order) {
+    const c = cells.get(`${target}|${job.name}`);
+    if (c === undefined) continue;
+    const m = (f: (r: Measured) => number, xs = c.runs): number => median(xs.map(f));
+    const isBase = c.base.length === 0;
+    // Ratios against the baseline runs adjacent to this target's runs (median of per-pair ratios).
+    const ratio = (f: (r: Measured) => number): string =>
+      isBase ? '1' : median(c.runs.map((r, i) => f(r) / f(c.base[i] as Measured))).toFixed(2);
+    rows.push(
+      `| ${target} | ${job.name} | ${m((r) => r.iops).toFixed(0)} | ${m((r) => r.mibs).toFixed(1)} | ` +
+        `${m((r) => r.p50us).toFixed(0)} | ${m((r) => r.p99us).toFixed(0)} | ${m((r) => r.cpuUsPerIo).toFixed(0)} | ` +
+        `${ratio((r) => r.p50us)} | ${isBase ? '1' : ratio((r) => r.iops)} |`,
+    );
+  }
 }
 
 const out = [
   `## Run ${new Date().toISOString()}`,
   '',
-  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}. ` +
-    `Command: \`node bench/storage/run.ts --seconds ${seconds}\`; fio --ioengine=nbd, ${SIZE / MiB} MiB device, durability 2.`,
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${process.platform}, Node ${process.version}, ` +
+    `shared with other tenants' test clusters. Command: \`node bench/storage/run.ts --seconds ${seconds} ` +
+    `--rounds ${rounds}${values.colocate ? '' : ' --no-colocate'}\`; fio --ioengine=nbd, ${SIZE / MiB} MiB device, durability 2. ` +
+    'Baseline rows: median over all its runs in this job; ratio columns: Meridian ÷ the nbdkit run just before it.',
   '',
-  '| target | job | IOPS | MiB/s | p50 µs | p99 µs |',
-  '| --- | --- | ---: | ---: | ---: | ---: |',
-  ...rows.map(
-    (r) =>
-      `| ${r.target} | ${r.job} | ${r.iops.toFixed(0)} | ${r.mibs.toFixed(1)} | ${r.p50us.toFixed(0)} | ${r.p99us.toFixed(0)} |`,
-  ),
+  '| target | job | IOPS | MiB/s | p50 µs | p99 µs | server CPU µs/IO | p50 ÷ nbdkit | IOPS ÷ nbdkit |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows,
   '',
 ];
 process.stdout.write(out.join('\n'));

@@ -40,7 +40,11 @@ export async function tempDir(stops: Stops, prefix: string): Promise<string> {
 
 /** Starts a child that prints one JSON line `{"port":N}`; resolves with its port. */
 async function spawnListening(stops: Stops, args: string[]): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const cpus = process.env['BENCH_REMOTE_CPUS'];
+  const child =
+    cpus === undefined
+      ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn('taskset', ['-c', cpus, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   stops.add(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
