@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
 import { registerClusters } from './clusters.ts';
 import { registerControllers } from './controllers.ts';
+import { registerDescribe } from './describe.ts';
 import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
 
@@ -50,5 +51,6 @@ program
 registerJoin(program);
 registerClusters(program);
 registerGet(program);
+registerDescribe(program);
 registerControllers(program);
 await program.parseAsync();
