@@ -7,6 +7,7 @@ import { registerControllers } from './controllers.ts';
 import { registerDescribe } from './describe.ts';
 import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
+import { registerKubeconfig } from './kubeconfig.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -52,5 +53,6 @@ registerJoin(program);
 registerClusters(program);
 registerGet(program);
 registerDescribe(program);
+registerKubeconfig(program);
 registerControllers(program);
 await program.parseAsync();
