@@ -19,7 +19,8 @@ export class DelayRelay {
     this.#maxBuffered = maxBufferedBytes;
   }
 
-  async listen(): Promise<number> {
+  /** Listens on 127.0.0.1 (`port` 0 = any; a fixed port lets a healed link come back where it was). */
+  async listen(port = 0): Promise<number> {
     const server = createServer((client) => {
       const upstream = connect(this.#target);
       for (const s of [client, upstream]) {
@@ -35,7 +36,10 @@ export class DelayRelay {
       this.#pipe(upstream, client);
     });
     this.#server = server;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('relay has no address');
     return addr.port;

@@ -1,6 +1,7 @@
 /**
  * Latency-aware replication over an emulated WAN: a near replica on loopback and far
- * replicas behind DelayRelay (loopback + relay; network namespaces per site come later).
+ * replicas behind DelayRelay, all on loopback (wan-netns.test.ts runs sites in their own
+ * network namespaces).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
