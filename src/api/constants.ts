@@ -66,6 +66,11 @@ export const Annotations = {
   appliedOverrides: 'meridian.dev/applied-overrides',
   /** On a rendered manifest: the policy generation it was rendered from. */
   policyGeneration: 'meridian.dev/policy-generation',
+  /**
+   * On a Work: the replicas of its cluster's share it was rendered for (the binding's
+   * `spec.clusters[].replicas`), so readers can tell a Work that caught up with a new placement.
+   */
+  scheduledReplicas: 'meridian.dev/scheduled-replicas',
 } as const;
 
 /** Cluster taint keys Meridian sets itself. */

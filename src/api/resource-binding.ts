@@ -7,7 +7,7 @@
 import { Type, type Static } from 'typebox';
 import { ClusterName, Conditions, KubeObject, PolicyReference } from './common.ts';
 import { Kinds } from './constants.ts';
-import { ConflictResolutions, Placement, Suspension } from './propagation-policy.ts';
+import { ConflictResolutions, Failover, Placement, PurgeModes, Suspension } from './propagation-policy.ts';
 import { RawObject, ResourceList, StringEnum, Time } from './schema.ts';
 
 /** The resource template a binding is about. */
@@ -62,6 +62,27 @@ export const AggregatedStatusItem = Type.Object({
 });
 export type AggregatedStatusItem = Static<typeof AggregatedStatusItem>;
 
+/**
+ * A cluster the binding was evicted from (it gained a `NoExecute` taint the placement does not
+ * tolerate) whose copy is kept, graceful eviction, until the clusters that replace it are
+ * healthy or the grace period ends. Written by the scheduler.
+ */
+export const GracefulEvictionTask = Type.Object({
+  fromCluster: ClusterName(),
+  replicas: Type.Optional(
+    Type.Integer({ minimum: 0, format: 'int32', description: 'Replicas it had when it was evicted.' }),
+  ),
+  reason: Type.String({ minLength: 1, maxLength: 64, description: 'Why, e.g. TaintUntolerated.' }),
+  message: Type.Optional(Type.String({ maxLength: 1024 })),
+  purgeMode: StringEnum(PurgeModes, {
+    description:
+      'Graciously: the copy goes once the replacement is healthy or gracePeriodSeconds pass. Never: it stays until the cluster is a target again or the task is removed by hand.',
+  }),
+  gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  creationTimestamp: Time(),
+});
+export type GracefulEvictionTask = Static<typeof GracefulEvictionTask>;
+
 export const BindingSpec = Type.Object({
   resource: ObjectReference,
   replicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32' })),
@@ -74,6 +95,14 @@ export const BindingSpec = Type.Object({
   conflictResolution: Type.Optional(StringEnum(ConflictResolutions)),
   propagateDeps: Type.Optional(Type.Boolean()),
   suspension: Type.Optional(Suspension),
+  failover: Type.Optional(Failover),
+  gracefulEvictionTasks: Type.Optional(
+    Type.Array(GracefulEvictionTask, {
+      maxItems: 1000,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['fromCluster'],
+    }),
+  ),
 });
 export type BindingSpec = Static<typeof BindingSpec>;
 

@@ -1,5 +1,5 @@
 import type { Cluster } from '../../api/cluster.ts';
-import { API_VERSION, ConditionTypes, Finalizers, Kinds, Labels } from '../../api/constants.ts';
+import { API_VERSION, Annotations, ConditionTypes, Finalizers, Kinds, Labels } from '../../api/constants.ts';
 import type { ResourceBinding } from '../../api/resource-binding.ts';
 import type { Work } from '../../api/work.ts';
 import { defineController, type Reconciler } from '../../kube/controller.ts';
@@ -100,14 +100,15 @@ async function syncWorks(
 ): Promise<void> {
   const existing = worksOf(stores, b);
   const targets = new Map((b.spec.clusters ?? []).map((c) => [c.name, c.replicas]));
+  // Clusters being evicted gracefully keep their Work as it is until the scheduler ends the task.
+  const evicting = new Set((b.spec.gracefulEvictionTasks ?? []).map((t) => t.fromCluster));
   // Clusters no longer targeted lose their Work (and so the object), whatever else happens.
   await Promise.all(
     existing
-      .filter(
-        (w) =>
-          !targets.has(w.metadata.labels?.[Labels.cluster] ?? '') &&
-          w.metadata.deletionTimestamp === undefined,
-      )
+      .filter((w) => {
+        const cluster = w.metadata.labels?.[Labels.cluster] ?? '';
+        return !targets.has(cluster) && !evicting.has(cluster) && w.metadata.deletionTimestamp === undefined;
+      })
       .map((w) => deleteWork(ctx, w)),
   );
   if (b.spec.suspension?.dispatching) return;
@@ -129,7 +130,7 @@ async function syncWorks(
       if (cluster === undefined) return;
       let work;
       try {
-        work = workFor(b, clusterName, renderFor(template, b, cluster, replicas, policies));
+        work = workFor(b, clusterName, renderFor(template, b, cluster, replicas, policies), replicas);
       } catch (err) {
         if (!(err instanceof OverrideError)) throw err;
         failures.push(`${clusterName}: ${err.message}`);
@@ -138,7 +139,13 @@ async function syncWorks(
       const current = existing.find(
         (w) => w.metadata.name === workName(b) && w.metadata.labels?.[Labels.cluster] === clusterName,
       );
-      if (current && JSON.stringify(current.spec) === JSON.stringify(work.spec) && sameLabels(current, work))
+      if (
+        current &&
+        JSON.stringify(current.spec) === JSON.stringify(work.spec) &&
+        sameLabels(current, work) &&
+        current.metadata.annotations?.[Annotations.scheduledReplicas] ===
+          work.metadata?.annotations?.[Annotations.scheduledReplicas]
+      )
         return;
       await ctx.hub.apply(Resources.Work, work, { fieldManager: HubFieldManagers.binding, force: true });
     }),
@@ -183,7 +190,8 @@ function sameLabels(a: KubeObject, b: KubeObject): boolean {
  * The binding controller: for each scheduled binding, renders the template per target
  * cluster (replicas divided, overrides applied) and keeps exactly one Work per target
  * cluster in that cluster's execution namespace; deletes Works of clusters no longer
- * targeted; on binding deletion, deletes its Works and holds the binding (finalizer) until
+ * targeted, except those in graceful eviction (`spec.gracefulEvictionTasks`), whose Works are
+ * kept untouched until the scheduler ends the task; on binding deletion, deletes its Works and holds the binding (finalizer) until
  * they — and so the member objects — are gone.
  */
 export const startBindingController: StartController = async (ctx) => {

@@ -127,11 +127,15 @@ export function labelValue(v: string): string {
   return `${v.slice(0, 52)}-${createHash('sha256').update(v).digest('hex').slice(0, 10)}`;
 }
 
-/** The Work object the binding controller applies for one cluster. */
+/**
+ * The Work object the binding controller applies for one cluster; `replicas` is the cluster's
+ * share (`spec.clusters[].replicas`), recorded in {@link Annotations.scheduledReplicas}.
+ */
 export function workFor(
   binding: ResourceBinding,
   cluster: string,
   rendered: Rendered,
+  replicas?: number,
 ): KubeObject & { spec: unknown } {
   const manifest = rendered.manifest as { metadata?: { annotations?: Record<string, string> } };
   if (rendered.overrides.length > 0) {
@@ -150,6 +154,7 @@ export function workFor(
       name: workName(binding),
       namespace: clusterNamespace(cluster),
       labels: { ...bindingLabels(binding), [Labels.cluster]: cluster },
+      ...(replicas !== undefined && { annotations: { [Annotations.scheduledReplicas]: String(replicas) } }),
     },
     spec: {
       workload: { manifests: [rendered.manifest] },

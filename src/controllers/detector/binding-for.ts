@@ -85,6 +85,7 @@ export function bindingFor(obj: KubeObject, policy: AnyPropagationPolicy): Desir
     conflictResolution: policy.spec.conflictResolution ?? 'Abort',
     propagateDeps: policy.spec.propagateDeps ?? false,
     ...(policy.spec.suspension && { suspension: policy.spec.suspension }),
+    ...(policy.spec.failover && { failover: policy.spec.failover }),
   };
   const labels: Record<string, string> = { [Labels.policyName]: policy.metadata.name ?? '' };
   if (policy.metadata.namespace) labels[Labels.policyNamespace] = policy.metadata.namespace;

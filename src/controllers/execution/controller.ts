@@ -4,11 +4,12 @@
  * - a Meridian-managed object it applied changes or disappears in its member (drift, status),
  *   through the member's shared informers (see `member-watches.ts`);
  * - the member registry reports its cluster connected, reconnected or dropped;
- * - its Cluster starts being deleted or is gone (so a pending cleanup can release).
+ * - its Cluster starts being deleted or is gone (so a pending cleanup can release);
+ * - its Cluster turns Ready again (so what waited on an unreachable member runs at once).
  * Eight workers reconcile distinct Works concurrently.
  */
 import { Counter, type Registry } from 'prom-client';
-import { API_VERSION, Kinds, clusterNamespace } from '../../api/index.ts';
+import { API_VERSION, ConditionTypes, Kinds, clusterNamespace } from '../../api/index.ts';
 import { defineController } from '../../kube/controller.ts';
 import type { Logger } from '../../kube/log.ts';
 import { keyOf, type ObjectKey } from '../../kube/object-key.ts';
@@ -73,6 +74,11 @@ export function crdHealthRules(
   return (group, kind) => rules.get(`${group}/${kind}`);
 }
 
+const isReady = (c: KubeObject): boolean =>
+  (c as { status?: { conditions?: Array<{ type?: string; status?: string }> } }).status?.conditions?.some(
+    (x) => x.type === ConditionTypes.Ready && x.status === 'True',
+  ) ?? false;
+
 /** Starts the execution controller; resolves when `ctx.signal` aborts and in-flight reconciles end. */
 export const startExecutionController: StartController = async (ctx) => {
   const log = ctx.log;
@@ -124,7 +130,11 @@ export const startExecutionController: StartController = async (ctx) => {
       change.type === 'delete' ||
       (change.object.metadata?.deletionTimestamp !== undefined &&
         change.old?.metadata?.deletionTimestamp === undefined);
-    if (leaving) for (const k of worksOf(name)) enqueue(k);
+    // Back to Ready after an outage: retry what waited on it now (a Work deleted while the
+    // member was down removes its objects there), not when its backoff happens to expire.
+    const back =
+      change.type !== 'delete' && isReady(change.object) && change.old !== undefined && !isReady(change.old);
+    if (leaving || back) for (const k of worksOf(name)) enqueue(k);
   }, ctx.signal);
 
   await controller.run(ctx.signal);

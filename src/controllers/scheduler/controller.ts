@@ -1,15 +1,25 @@
 import { createHash } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
 import type { Cluster } from '../../api/cluster.ts';
-import { API_VERSION, ConditionTypes } from '../../api/constants.ts';
+import { API_VERSION, ConditionTypes, Labels, clusterNamespace } from '../../api/constants.ts';
 import type { Placement } from '../../api/propagation-policy.ts';
-import type { ResourceBinding } from '../../api/resource-binding.ts';
+import type { GracefulEvictionTask, ResourceBinding } from '../../api/resource-binding.ts';
+import type { Work } from '../../api/work.ts';
 import { defineController, type Reconciler } from '../../kube/controller.ts';
 import { objectKey, parseObjectKey, type ObjectKey } from '../../kube/object-key.ts';
 import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { findCondition, setCondition } from '../conditions.ts';
 import type { ControllerContext, StartController } from '../context.ts';
+import { workName } from '../binding/render.ts';
 import { HubFieldManagers, Resources } from '../resources.ts';
+import {
+  DEFAULT_EVICTION_TIMEOUT_MS,
+  nextEvictionTasks,
+  runsShare,
+  type EvictionEnd,
+  type EvictionOutcome,
+} from './eviction.ts';
 import { schedule } from './schedule.ts';
 
 /** On a binding: the placement its current `spec.clusters` were computed for (JSON). */
@@ -23,14 +33,111 @@ function clusterFingerprint(c: Cluster): string {
   return JSON.stringify([c.metadata.labels ?? {}, c.spec?.taints ?? [], ready, apis, deleting]);
 }
 
+/** JSON with sorted object keys: the API server's key order is not ours. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
 const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
+
+function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+): Counter<L> {
+  return (
+    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
+    new Counter({ name, help, labelNames, registers: [registry] })
+  );
+}
+
+interface EvictionMetrics {
+  readonly evictions: Counter<'cluster' | 'purge_mode'>;
+  readonly ends: Counter<'cluster' | 'reason'>;
+}
+
+function evictionMetrics(registry: Registry): EvictionMetrics {
+  return {
+    evictions: counter(
+      registry,
+      'meridian_cluster_evictions_total',
+      'Bindings evicted from a cluster by an untolerated NoExecute taint, by purge mode.',
+      ['cluster', 'purge_mode'],
+    ),
+    ends: counter(
+      registry,
+      'meridian_graceful_eviction_ends_total',
+      "Graceful evictions ended (Healthy, Timeout, Rescheduled, ClusterGone): the evicted cluster's copy removed or kept.",
+      ['cluster', 'reason'],
+    ),
+  };
+}
+
+const seconds = (s: number | undefined, defaultMs: number) => `${s ?? Math.ceil(defaultMs / 1000)}s`;
+
+/** The binding's Works, by cluster, as the binding controller names them. */
+function workOf(works: StoreReader<Work>, b: ResourceBinding, cluster: string): Work | undefined {
+  return works.get(objectKey(clusterNamespace(cluster), workName(b)));
+}
+
+function recordEvictions(
+  ctx: ControllerContext,
+  b: ResourceBinding,
+  outcome: EvictionOutcome,
+  defaultMs: number,
+  metrics: EvictionMetrics,
+): void {
+  const grace = (cluster: string) =>
+    seconds(outcome.tasks.find((t) => t.fromCluster === cluster)?.gracePeriodSeconds, defaultMs);
+  for (const e of outcome.evicted) {
+    metrics.evictions.inc({ cluster: e.cluster, purge_mode: e.purgeMode });
+    const then =
+      e.purgeMode === 'Immediately'
+        ? 'its copy is removed now (purgeMode Immediately)'
+        : e.purgeMode === 'Never'
+          ? 'its copy is kept (purgeMode Never)'
+          : `its copy stays until the clusters replacing it are healthy, at most ${grace(e.cluster)}`;
+    ctx.recorder.event(
+      b as KubeObject,
+      'Warning',
+      'ClusterEvicted',
+      `evicted from ${e.cluster} (${e.why}): ${then}`,
+    );
+  }
+  const notes: Record<EvictionEnd, (t: GracefulEvictionTask) => string> = {
+    Healthy: (t) => `removing the copy on ${t.fromCluster}: the clusters replacing it are healthy`,
+    Timeout: (t) =>
+      `removing the copy on ${t.fromCluster}: graceful eviction timed out after ${seconds(t.gracePeriodSeconds, defaultMs)} before the replacement was healthy`,
+    Rescheduled: (t) => `${t.fromCluster} is a target again: graceful eviction ended`,
+    ClusterGone: (t) => `cluster ${t.fromCluster} is gone: graceful eviction ended`,
+  };
+  for (const { task, why } of outcome.ended) {
+    metrics.ends.inc({ cluster: task.fromCluster, reason: why });
+    ctx.recorder.event(
+      b as KubeObject,
+      why === 'Timeout' ? 'Warning' : 'Normal',
+      'GracefulEvictionEnded',
+      notes[why](task),
+    );
+  }
+}
 
 function makeReconciler(
   ctx: ControllerContext,
   bindings: StoreReader<ResourceBinding>,
   clusters: StoreReader<Cluster>,
+  works: StoreReader<Work>,
   scope: 'Namespaced' | 'Cluster',
+  metrics: EvictionMetrics,
 ): Reconciler {
+  const defaultTimeoutMs = ctx.settings?.evictionTimeoutMs ?? DEFAULT_EVICTION_TIMEOUT_MS;
   const rt = scope === 'Namespaced' ? Resources.ResourceBinding : Resources.ClusterResourceBinding;
   return {
     name: `scheduler/${rt.resource}`,
@@ -64,27 +171,58 @@ function makeReconciler(
       };
       const generation = b.metadata.generation ?? 0;
 
-      if (result.ok) {
-        const placementJson = JSON.stringify(placement);
-        const same =
-          JSON.stringify(result.clusters) === JSON.stringify(b.spec.clusters ?? []) &&
-          placementJson === lastPlacement;
-        if (!same) {
-          await ctx.hub.apply(
-            rt,
-            {
-              ...ref,
-              metadata: { ...ref.metadata, annotations: { [SCHEDULED_PLACEMENT_ANNOTATION]: placementJson } },
-              spec: { clusters: result.clusters },
-            } as KubeObject,
-            { fieldManager: HubFieldManagers.scheduler, force: true },
-          );
-          const summary = result.clusters
+      // Graceful eviction: clusters dropped for an untolerated NoExecute taint keep their copy
+      // (a task) until the targets run their shares healthily, or the grace period ends.
+      const current = b.spec.clusters ?? [];
+      const next = result.ok ? result.clusters : current;
+      const tasksBefore = b.spec.gracefulEvictionTasks ?? [];
+      const targetsChanged = JSON.stringify(next) !== JSON.stringify(current);
+      const eviction = nextEvictionTasks({
+        previous: current,
+        next,
+        tasks: tasksBefore,
+        clusters: new Map(snapshot.map((c) => [c.metadata.name ?? '', c])),
+        placement,
+        failover: b.spec.failover,
+        nowMs: Date.now(),
+        defaultTimeoutMs,
+        replacementHealthy:
+          tasksBefore.length > 0 &&
+          !targetsChanged &&
+          next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)),
+      });
+      const tasksChanged = canonical(eviction.tasks) !== canonical(tasksBefore);
+
+      const placementJson = JSON.stringify(placement);
+      const placementStale = result.ok && placementJson !== lastPlacement;
+      const annotation = result.ok ? placementJson : lastPlacement;
+      if (targetsChanged || tasksChanged || placementStale) {
+        await ctx.hub.apply(
+          rt,
+          {
+            ...ref,
+            metadata: {
+              ...ref.metadata,
+              ...(annotation !== undefined && {
+                annotations: { [SCHEDULED_PLACEMENT_ANNOTATION]: annotation },
+              }),
+            },
+            spec: {
+              clusters: next,
+              ...(eviction.tasks.length > 0 && { gracefulEvictionTasks: eviction.tasks }),
+            },
+          } as KubeObject,
+          { fieldManager: HubFieldManagers.scheduler, force: true },
+        );
+        recordEvictions(ctx, b, eviction, defaultTimeoutMs, metrics);
+        if (targetsChanged || placementStale) {
+          const summary = next
             .map((c) => (b.spec.replicas === undefined ? c.name : `${c.name}:${c.replicas}`))
             .join(', ');
           ctx.recorder.event(b as KubeObject, 'Normal', 'Scheduled', `placed on ${summary || 'no cluster'}`);
         }
-      } else if (findCondition(b.status?.conditions, ConditionTypes.Scheduled)?.status !== 'False') {
+      }
+      if (!result.ok && findCondition(b.status?.conditions, ConditionTypes.Scheduled)?.status !== 'False') {
         ctx.recorder.event(b as KubeObject, 'Warning', 'ScheduleFailed', result.reasons.join('; '));
       }
 
@@ -118,7 +256,8 @@ function makeReconciler(
           force: true,
         });
       }
-      return {};
+      // Past the deadline by a second, so the timeout is due when the pass runs.
+      return eviction.recheckAfterMs === undefined ? {} : { requeueAfterMs: eviction.recheckAfterMs + 1_000 };
     },
   };
 }
@@ -128,12 +267,15 @@ function makeReconciler(
  * per-cluster explanation in `status.schedulingDecisions`) with the pure `schedule()`.
  * Reschedules when a binding changes or when a cluster changes in a way that can alter a
  * decision (labels, taints, readiness, served APIs) — not on every capacity update, so
- * placements stay put.
+ * placements stay put. Owns `spec.gracefulEvictionTasks` too (see `eviction.ts`): a binding
+ * evicted from a tainted cluster is re-checked as its Works report and at the task deadline.
  */
 export const startScheduler: StartController = async (ctx) => {
   const rb = ctx.informers.informer<ResourceBinding>(Resources.ResourceBinding);
   const crb = ctx.informers.informer<ResourceBinding>(Resources.ClusterResourceBinding);
   const clusters = ctx.informers.informer<Cluster>(Resources.Cluster);
+  const works = ctx.informers.informer<Work>(Resources.Work);
+  const metrics = evictionMetrics(ctx.metrics);
   // One fingerprint map per controller: each must see every relevant cluster change.
   const changeDetector = () => {
     const fingerprints = new Map<string, string>();
@@ -168,8 +310,19 @@ export const startScheduler: StartController = async (ctx) => {
               ? store.list().map((b) => objectKey(b.metadata.namespace, b.metadata.name ?? ''))
               : [],
         },
+        {
+          // A binding in graceful eviction waits for its Works to run their shares healthily.
+          source: works,
+          map: (w: Work) => {
+            const name = w.metadata.labels?.[Labels.bindingName];
+            const ns = w.metadata.labels?.[Labels.bindingNamespace];
+            if (name === undefined || (scope === 'Namespaced') !== (ns !== undefined)) return [];
+            const key = objectKey(ns, name);
+            return store.get(key)?.spec.gracefulEvictionTasks?.length ? [key] : [];
+          },
+        },
       ],
-      reconciler: makeReconciler(ctx, store, clusters, scope),
+      reconciler: makeReconciler(ctx, store, clusters, works, scope, metrics),
       workers: 4,
       log: ctx.log,
     });

@@ -203,10 +203,20 @@ test('stability: scale-up adds by the strategy, nobody loses replicas', () => {
     ['b', 2],
     ['c', 0],
   ]);
-  // Static 1:1:1: the 3 new replicas go one each.
+  // Static 1:1:1: the 3 new replicas go to the clusters short of 3 each, by shortfall (b 1, c 3).
   assert.deepEqual(
     divided({ replicas: 9, strategy: weighted({ a: 1, b: 1, c: 1 }), clusters: abc, previous }),
-    { a: 5, b: 3, c: 1 },
+    { a: 4, b: 3, c: 2 },
+  );
+  // A cluster that just joined the selection (a failover replacement) catches up.
+  assert.deepEqual(
+    divided({
+      replicas: 6,
+      strategy: weighted({ a: 1, b: 1, c: 1 }),
+      clusters: abc.slice(1),
+      previous: new Map([['b', 3]]),
+    }),
+    { b: 3, c: 3 },
   );
   // Dynamic: the 6 new replicas by free room 1:2:3.
   const room = [1, 2, 3].map((pods, i) => makeCluster('abc'[i] ?? '', { available: { pods } }));

@@ -5,7 +5,8 @@
  * Stability contract: given the previous assignment and an unchanged strategy,
  * - same total → the previous assignment (restricted to still-selected clusters) is kept;
  * - scale-up (or replicas orphaned by a cluster that left) → only the difference is divided,
- *   by the strategy, and added: no cluster loses replicas;
+ *   by the strategy, and added: no cluster loses replicas (static weights: to the clusters
+ *   short of their weighted share of the new total, so a replacement cluster catches up);
  * - scale-down → the difference is removed proportionally to the current assignment: no
  *   cluster gains replicas.
  * A changed strategy (`placementChanged`) divides from scratch.
@@ -145,6 +146,28 @@ function divideFresh(
 }
 
 /**
+ * Static weights, scale-up: the added replicas go to the clusters short of their weighted
+ * share of the new `total`, in proportion to the shortfall, so a cluster that just joined the
+ * selection (a replacement after a failover, a newly matching cluster) catches up instead of
+ * getting only its weight's share of the increment. Nobody loses replicas.
+ */
+function towardWeights(
+  total: number,
+  input: DivideInput,
+  held: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const target = largestRemainder(total, staticWeights(input.clusters, input.strategy));
+  const heldSum = [...held.values()].reduce((a, b) => a + b, 0);
+  const shortfall = new Map(
+    input.clusters.map((c) => [
+      nameOf(c),
+      Math.max(0, (target.get(nameOf(c)) ?? 0) - (held.get(nameOf(c)) ?? 0)),
+    ]),
+  );
+  return largestRemainder(total - heldSum, shortfall);
+}
+
+/**
  * Assigns replicas to `input.clusters` (see the module doc for the stability contract).
  * Divided strategies omit nothing: clusters left with 0 replicas are in the map with 0, so
  * the caller can report them; with `replicas` 0 every cluster gets 0.
@@ -174,7 +197,10 @@ export function divideReplicas(input: DivideInput): DivideResult {
       assignments: new Map(names.map((n) => [n, (held.get(n) ?? 0) - (remove.get(n) ?? 0)])),
     };
   }
-  const add = divideFresh(total - heldSum, strategy, input, free, held);
+  const add =
+    strategy === 'StaticWeight'
+      ? { ok: true as const, assignments: towardWeights(total, input, held) }
+      : divideFresh(total - heldSum, strategy, input, free, held);
   if (!add.ok) return add;
   return {
     ok: true,

@@ -225,7 +225,8 @@ test('stability: scale-up and scale-down keep clusters and move proportionally',
       { name: 'us-1', replicas: 1 },
     ],
   };
-  assert.deepEqual(targets(schedule(unit(9), fleet, previous)), { 'eu-1': 5, 'eu-2': 2, 'us-1': 2 });
+  // Adding 3 to 4:1:1 (equal weights, 3 each): only the clusters short of 3 gain, by shortfall.
+  assert.deepEqual(targets(schedule(unit(9), fleet, previous)), { 'eu-1': 4, 'eu-2': 3, 'us-1': 2 });
   // Removing 3 of 4:1:1 takes 2 from eu-1, and the last one by name tie-break from eu-2.
   assert.deepEqual(targets(schedule(unit(3), fleet, previous)), { 'eu-1': 2, 'us-1': 1 });
 });

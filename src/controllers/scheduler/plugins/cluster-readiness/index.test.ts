@@ -21,3 +21,15 @@ test('cluster-readiness filter', () => {
     );
   }
 });
+
+test('cluster-readiness keeps a cluster the workload already runs on while it is not ready, not while it is deleted', () => {
+  const ctx = { unit: deployment(1), affinity: undefined, previous: new Map([['c', 1]]) };
+  assert.deepEqual(clusterReadiness.filter(ctx, makeCluster('c', { ready: 'False' })), { ok: true });
+  assert.deepEqual(clusterReadiness.filter(ctx, makeCluster('c', { ready: 'Missing' })), { ok: true });
+  assert.deepEqual(clusterReadiness.filter(ctx, makeCluster('c', { deleting: true })), {
+    ok: false,
+    code: 'Unschedulable',
+    reasons: ['cluster is being deleted'],
+  });
+  assert.equal(clusterReadiness.filter(ctx, makeCluster('d', { ready: 'False' })).ok, false, 'new placement');
+});
