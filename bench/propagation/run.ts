@@ -5,8 +5,8 @@
 //
 // Usage:
 //   node bench/propagation/run.ts [--count 1000] [--system meridian[,karmada]] [--concurrency 32]
-//        [--timeout-s 1800] [--stall-s 600] [--node-pods N] [--out DIR] [--node-args '--cpu-prof --cpu-prof-dir=DIR']
-//        [--controller-args '--no-leader-elect']
+//        [--timeout-s 1800] [--stall-s 600] [--node-pods N] [--out DIR] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
+//        [--controller-args=--no-leader-elect]   (values starting with '-' need the = form)
 //
 // One environment (src/testenv: hub + 3 kwok members, nodes sized so each member fits the
 // batch) serves every system in `--system`, one after the other: a fresh namespace each, and
@@ -457,27 +457,7 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
       }),
     );
 
-    // Teardown: delete the batch, wait for every member to be empty, then the namespaces.
-    const tDel = now();
-    await api.request('DELETE', `/apis/apps/v1/namespaces/${ns}/deployments`, {
-      query: { labelSelector: selector },
-    });
-    let deleteMs = NaN;
-    try {
-      await Promise.all(
-        observations
-          .slice(0, members.length + 1)
-          .map((o) =>
-            until(o, () => o.reader.size === 0, 600_000, `${peer.name}: Deployments deleted everywhere`),
-          ),
-      );
-      deleteMs = Math.round(now() - tDel);
-      log(`${peer.name}: batch deleted from the hub and every member in ${deleteMs} ms`);
-    } catch (err) {
-      log(`${peer.name}: ${String(err)}`);
-    }
-
-    return {
+    const result: SystemResult = {
       system: peer.name,
       count: COUNT,
       concurrency: CONCURRENCY,
@@ -505,7 +485,7 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
       },
       hubApiserver: { ...apiSeries, samples: [] },
       etcd: { ...etcdSeries, samples: [] },
-      deleteToMembersEmptyMs: deleteMs,
+      deleteToMembersEmptyMs: NaN,
       notes: peer.notes?.() ?? [],
       systemMetrics: peer.metrics?.() ?? {},
       apiRequests:
@@ -528,6 +508,45 @@ async function runSystem(env: Environment, peer: PeerControlPlane): Promise<Syst
         max: Math.max(...load),
       },
     };
+    // The result is out before teardown, so a failing cleanup cannot lose it.
+    console.log(JSON.stringify(result));
+    writeFileSync(join(outDir, `result-${peer.name}.json`), JSON.stringify(result, null, 2));
+
+    // Teardown: delete the batch one by one (a delete-collection of 1,000 outlives the API
+    // server's request timeout), wait for every member to be empty, then the namespaces.
+    const tDel = now();
+    let deleteMs = NaN;
+    try {
+      let nextDel = 0;
+      const deleter = async (): Promise<void> => {
+        while (nextDel < COUNT) {
+          const name = names[nextDel++] as string;
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await api.delete(DEPLOYMENTS, { namespace: ns, name });
+              break;
+            } catch (err) {
+              if (err instanceof NotFoundError) break;
+              if (attempt >= 5 || !isRetryable(err)) throw err;
+              await sleep(200 * 2 ** attempt);
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, deleter));
+      await Promise.all(
+        observations
+          .slice(0, members.length + 1)
+          .map((o) =>
+            until(o, () => o.reader.size === 0, 600_000, `${peer.name}: Deployments deleted everywhere`),
+          ),
+      );
+      deleteMs = Math.round(now() - tDel);
+      log(`${peer.name}: batch deleted from the hub and every member in ${deleteMs} ms`);
+    } catch (err) {
+      log(`${peer.name}: teardown of the batch: ${String(err)}`);
+    }
+    return { ...result, deleteToMembersEmptyMs: deleteMs };
   } finally {
     for (const o of observations) o.stop();
     await deleteNamespaceAndWait(api, ns, peer.name).catch((err: unknown) => log(String(err)));
@@ -600,7 +619,6 @@ try {
     try {
       const r = await runSystem(env, current);
       results.push(r);
-      console.log(JSON.stringify(r));
     } finally {
       const peer = current;
       current = undefined;
