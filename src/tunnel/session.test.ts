@@ -103,8 +103,9 @@ async function pair(opts: { dialer?: Side; acceptor?: Side; relay?: boolean } = 
   const relay = opts.relay ? await startRelay((http.address() as AddressInfo).port) : undefined;
   const port = relay?.port ?? (http.address() as AddressInfo).port;
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: 1 << 20 });
+  const transport = webSocketTransport(ws); // before 'open' (see webSocketTransport)
   await once(ws, 'open');
-  const dialer = new TunnelSession(webSocketTransport(ws), { role: 'dialer', ...opts.dialer });
+  const dialer = new TunnelSession(transport, { role: 'dialer', ...opts.dialer });
   const acceptor = await accepted;
   const close = async () => {
     dialer.close();
@@ -402,6 +403,37 @@ describe('TunnelSession over a WebSocket on loopback', () => {
       (e: unknown) => e instanceof TunnelError && e.code === 'PeerTimeout',
     );
     await p.close();
+  });
+
+  test('frames sent right after the handshake reach a session attached later (regression: first PING lost)', async () => {
+    // The acceptor pings the moment it exists; the dialer's PING used to arrive between the
+    // client's 'open' and the session attaching its handler, was dropped, and the acceptor
+    // then timed out a healthy peer.
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ server: http });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const accepted = new Promise<TunnelSession>((resolve) =>
+      wss.once('connection', (ws) =>
+        resolve(new TunnelSession(webSocketTransport(ws), { role: 'acceptor' })),
+      ),
+    );
+    const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
+    const transport = webSocketTransport(ws);
+    await once(ws, 'open');
+    const acceptor = await accepted;
+    await new Promise((r) => setTimeout(r, 100)); // the acceptor's PING is in by now
+    const dialer = new TunnelSession(transport, { role: 'dialer' });
+    await within(
+      waitFor(() => acceptor.pongs >= 1),
+      30_000,
+      'the acceptor’s first ping is answered',
+    );
+    dialer.close();
+    acceptor.close();
+    wss.close();
+    http.closeAllConnections();
+    http.close();
   });
 
   test('a closed connection fails every open stream with SessionClosed', async () => {

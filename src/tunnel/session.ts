@@ -146,6 +146,29 @@ export class TunnelSession {
     return this.#pongs;
   }
 
+  /** A snapshot of the session's queues and liveness, for metrics and debugging. */
+  stats(): {
+    streams: number;
+    unflushedBytes: number;
+    controlQueued: number;
+    readyStreams: number;
+    pongPending: boolean;
+    pingOutstandingMs: number | undefined;
+    rttMs: number | undefined;
+    pongs: number;
+  } {
+    return {
+      streams: this.#streams.size,
+      unflushedBytes: this.#inflight,
+      controlQueued: this.#control.length,
+      readyStreams: this.#ready.length,
+      pongPending: this.#pong !== undefined,
+      pingOutstandingMs: this.#ping === undefined ? undefined : this.#clock.now() - this.#ping.sentAt,
+      rttMs: this.#rttMs,
+      pongs: this.#pongs,
+    };
+  }
+
   /** Why the session ended, once it has. */
   get error(): TunnelError | undefined {
     return this.#error;

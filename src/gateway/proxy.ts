@@ -1,0 +1,175 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { splice } from '../tunnel/splice.ts';
+import type { TunnelStream } from '../tunnel/stream.ts';
+import {
+  encodeRequestHead,
+  forwardableRequestHeaders,
+  forwardableResponseHeaders,
+  readResponseHead,
+  statusBody,
+  type HeaderPairs,
+  type Identity,
+  type RequestHead,
+} from '../tunnel/http.ts';
+import type { TunnelSession } from '../tunnel/session.ts';
+
+/** One proxied request, reported when it ends. */
+export interface AuditRecord {
+  readonly user: string;
+  readonly groups: readonly string[];
+  readonly cluster: string;
+  readonly method: string;
+  /** Path on the member (without `/clusters/<name>`), with query. */
+  readonly path: string;
+  /** Status sent to the client (101 for an upgrade); 0 when the client went away before a response. */
+  readonly status: number;
+  readonly durationMs: number;
+  /** Why the request failed in the proxy, if it did. */
+  readonly error?: string;
+}
+
+export interface ProxyTarget {
+  readonly cluster: string;
+  readonly session: TunnelSession;
+  /** Path and query on the member API server. */
+  readonly path: string;
+  readonly identity: Identity;
+}
+
+export function sendStatus(res: ServerResponse, code: number, reason: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = statusBody(code, reason, message);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const flat = (pairs: HeaderPairs): string[] => pairs.flatMap(([k, v]) => [k, v]);
+
+/**
+ * Forwards one HTTP request over a new tunnel stream and streams the answer back. The request
+ * body and the response body flow with backpressure end to end (a watch or `logs -f` is just
+ * a long response). The client going away resets the stream, which ends the agent's request
+ * to its API server; the stream failing after the response started cuts the client's
+ * connection, so a truncated body is never mistaken for a whole one.
+ */
+export async function proxyRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  t: ProxyTarget,
+): Promise<{ status: number; error?: string }> {
+  const head: RequestHead = {
+    kind: 'http',
+    method: req.method ?? 'GET',
+    path: t.path,
+    headers: forwardableRequestHeaders(req.rawHeaders),
+    identity: t.identity,
+  };
+  let stream: TunnelStream;
+  try {
+    stream = t.session.open(encodeRequestHead(head));
+  } catch (err) {
+    const msg = `cluster ${t.cluster}: cannot open a tunnel stream: ${(err as Error).message}`;
+    sendStatus(res, 503, 'ServiceUnavailable', msg);
+    return { status: 503, error: msg };
+  }
+  let failure: Error | undefined;
+  stream.on('error', (err) => {
+    failure ??= err;
+    if (res.headersSent) res.destroy(err);
+  });
+  res.on('close', () => {
+    if (!res.writableFinished) stream.destroy(new Error('client went away'));
+  });
+  req.pipe(stream);
+  try {
+    const rh = await readResponseHead(stream);
+    const headers = flat(forwardableResponseHeaders(flat(rh.headers)));
+    if (rh.statusMessage) res.writeHead(rh.status, rh.statusMessage, headers);
+    else res.writeHead(rh.status, headers);
+    // Send headers now: a watch may not produce a body byte for minutes.
+    res.flushHeaders();
+    stream.pipe(res);
+    return { status: rh.status };
+  } catch (err) {
+    const msg = `cluster ${t.cluster}: the agent did not answer: ${(failure ?? (err as Error)).message}`;
+    sendStatus(res, 502, 'BadGateway', msg);
+    stream.destroy();
+    return { status: 502, error: msg };
+  }
+}
+
+/**
+ * Forwards an HTTP/1.1 `Upgrade` request (exec, attach, port-forward: SPDY/3.1 or WebSocket)
+ * and, after the member's `101 Switching Protocols`, splices the client's socket to the
+ * stream: raw bytes both ways, half-close passed on. Any other answer is written back as a
+ * plain response and the connection is closed.
+ */
+export async function proxyUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  early: Buffer,
+  t: ProxyTarget,
+): Promise<{ status: number; error?: string }> {
+  const head: RequestHead = {
+    kind: 'http',
+    method: req.method ?? 'GET',
+    path: t.path,
+    headers: forwardableRequestHeaders(req.rawHeaders, true),
+    identity: t.identity,
+  };
+  let stream: TunnelStream;
+  try {
+    stream = t.session.open(encodeRequestHead(head));
+  } catch (err) {
+    const msg = `cluster ${t.cluster}: cannot open a tunnel stream: ${(err as Error).message}`;
+    writeRawStatus(socket, 503, 'ServiceUnavailable', msg);
+    return { status: 503, error: msg };
+  }
+  let failure: Error | undefined;
+  stream.on('error', (err) => {
+    failure ??= err;
+    socket.destroy();
+  });
+  // Until the member answers, the client going away just cancels the request.
+  const cancel = (): void => {
+    stream.destroy(new Error('client went away'));
+  };
+  socket.once('close', cancel);
+  if (early.length > 0) stream.write(early);
+  try {
+    const rh = await readResponseHead(stream);
+    const upgraded = rh.status === 101;
+    const headers = forwardableResponseHeaders(flat(rh.headers), upgraded);
+    let text = `HTTP/1.1 ${rh.status} ${rh.statusMessage ?? ''}\r\n`;
+    for (const [k, v] of headers) text += `${k}: ${v}\r\n`;
+    if (!upgraded) text += 'Connection: close\r\n';
+    socket.off('close', cancel);
+    socket.write(`${text}\r\n`);
+    if (upgraded) splice(stream, socket);
+    else {
+      stream.end();
+      stream.pipe(socket);
+      socket.on('close', cancel);
+    }
+    return { status: rh.status };
+  } catch (err) {
+    const msg = `cluster ${t.cluster}: the agent did not answer: ${(failure ?? (err as Error)).message}`;
+    writeRawStatus(socket, 502, 'BadGateway', msg);
+    stream.destroy();
+    return { status: 502, error: msg };
+  }
+}
+
+/** A complete HTTP/1.1 error response on a raw socket, then close. */
+export function writeRawStatus(socket: Duplex, code: number, reason: string, message: string): void {
+  if (socket.destroyed) return;
+  const body = statusBody(code, reason, message);
+  socket.end(
+    `HTTP/1.1 ${code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,399 @@
+// The cluster proxy through agent tunnels, end to end: a real gateway and one real agent per
+// member (in this process), the real kubectl pointed at https://<gateway>/clusters/<member>,
+// the members' own API servers deciding with their own RBAC.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
+import { dialGateway } from '../../src/agent/dial.ts';
+import { memberTargetFromKubeConfig, type MemberTarget } from '../../src/agent/member.ts';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
+import type { AuditRecord } from '../../src/gateway/proxy.ts';
+import { staticTokens } from '../../src/gateway/tokens.ts';
+import { TunnelError } from '../../src/tunnel/errors.ts';
+import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
+import { kubectl as runKubectl } from '../../src/testenv/kubectl.ts';
+import { issueCertificate, type KeyPair } from '../../src/testenv/pki.ts';
+import { eventually } from '../support/eventually.ts';
+import { uniqueName, useEnvironment } from '../support/environment.ts';
+
+const env = useEnvironment();
+
+let dir = '';
+let gateway: Gateway | undefined;
+const agents = new Map<string, RunningAgent>();
+const targets: MemberTarget[] = [];
+const tokens = new Map<string, string>();
+const audits: AuditRecord[] = [];
+let hubCa = '';
+let admin: KeyPair;
+let alice: KeyPair;
+const aliceName = `alice-${randomBytes(3).toString('hex')}`;
+const devGroup = 'tunnel-e2e-devs';
+
+/** A kubeconfig for `user` whose server is the gateway's proxy path for `member`. */
+async function viaGateway(user: string, creds: KeyPair, member: string): Promise<string> {
+  const path = join(dir, `${user}@${member}.kubeconfig`);
+  await writeKubeconfig(path, {
+    cluster: member,
+    server: `${gateway!.url}/clusters/${member}`,
+    caPath: env.get().hub.caPath,
+    user,
+    credentials: creds,
+  });
+  return path;
+}
+
+function kubectlVia(
+  kubeconfig: string,
+  args: readonly string[],
+  opts?: { input?: string; timeoutMs?: number },
+) {
+  return runKubectl(env.get().info.binDir, kubeconfig, args, opts);
+}
+
+/** A long-running kubectl (watch, logs -f) whose stdout is collected. */
+function spawnKubectl(kubeconfig: string, args: readonly string[]) {
+  const child: ChildProcessWithoutNullStreams = spawn(
+    join(env.get().info.binDir, 'kubectl'),
+    ['--kubeconfig', kubeconfig, ...args],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    /** Resolves once stdout satisfies `pred`; rejects if kubectl exits first or after `ms`. */
+    until(pred: (s: string) => boolean, ms = 60_000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (pred(out)) {
+            cleanup();
+            resolve(out);
+          }
+        };
+        const onExit = (code: number | null): void => {
+          cleanup();
+          reject(new Error(`kubectl ${args.join(' ')} exited (${code}) early: ${err}\nstdout: ${out}`));
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(
+              `kubectl ${args.join(' ')}: condition not met after ${ms} ms; stdout: ${out} stderr: ${err}`,
+            ),
+          );
+        }, ms);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          child.off('exit', onExit);
+        };
+        child.stdout.on('data', check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+    stop() {
+      child.kill();
+    },
+  };
+}
+
+function deployment(namespace: string): string {
+  return stringify({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: 'web' } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image: 'nginx:1.27' }] },
+      },
+    },
+  });
+}
+
+/** A GET to the gateway, optionally with a client certificate; the body parsed as a `Status`. */
+async function gatewayGet(
+  path: string,
+  creds?: KeyPair,
+): Promise<{ status: number; body: { reason: string; message: string } }> {
+  const tls = creds ? { cert: await readFile(creds.certPath), key: await readFile(creds.keyPath) } : {};
+  return new Promise((resolve, reject) => {
+    httpsGet(`${gateway!.url}${path}`, { ca: hubCa, ...tls }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as never }));
+    }).on('error', reject);
+  });
+}
+
+before(async () => {
+  const e = env.get();
+  dir = await mkdtemp(join(tmpdir(), 'meridian-tunnel-e2e-'));
+  const ca = { certPath: e.hub.caPath, keyPath: join(e.hub.dir, 'pki', 'ca.key') };
+  hubCa = await readFile(e.hub.caPath, 'utf8');
+  const [serving, adminPair, alicePair] = await Promise.all([
+    issueCertificate(ca, dir, 'gateway', {
+      commonName: 'meridian-gateway',
+      dnsNames: ['localhost'],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    }),
+    issueCertificate(ca, dir, 'tunnel-admin', {
+      commonName: 'tunnel-admin',
+      organizations: ['system:masters'],
+      usage: 'client',
+    }),
+    issueCertificate(ca, dir, 'alice', { commonName: aliceName, organizations: [devGroup], usage: 'client' }),
+  ]);
+  admin = adminPair;
+  alice = alicePair;
+  for (const m of e.members) tokens.set(m.name, randomBytes(24).toString('base64url'));
+  gateway = await startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    tls: {
+      cert: await readFile(serving.certPath),
+      key: await readFile(serving.keyPath),
+      clientCa: hubCa,
+    },
+    agents: staticTokens(tokens),
+    audit: (r) => audits.push(r),
+  });
+  for (const m of e.members) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(m.kubeconfig);
+    const member = await memberTargetFromKubeConfig(kc);
+    targets.push(member);
+    agents.set(
+      m.name,
+      startAgent({
+        cluster: m.name,
+        gatewayUrl: gateway.url,
+        token: async () => tokens.get(m.name) ?? '',
+        gatewayCa: hubCa,
+        member,
+        backoff: { initialMs: 200, maxMs: 2000 },
+      }),
+    );
+  }
+  await Promise.all([...agents.keys()].map((c) => gateway!.agents.connected(c, AbortSignal.timeout(60_000))));
+});
+
+after(async () => {
+  await Promise.all([...agents.values()].map((a) => a.stop()));
+  await gateway?.close();
+  for (const t of targets) t.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('cluster proxy through agent tunnels', () => {
+  test('get: every member answers through the gateway with its own objects', async () => {
+    const e = env.get();
+    for (const m of e.members) {
+      const kc = await viaGateway('tunnel-admin', admin, m.name);
+      const through = JSON.parse((await kubectlVia(kc, ['get', 'nodes', '-o', 'json'])).stdout) as {
+        items: { metadata: { name: string; labels: Record<string, string> } }[];
+      };
+      const direct = JSON.parse(
+        (await e.kubectl(m.name, ['get', 'nodes', '-o', 'json'])).stdout,
+      ) as typeof through;
+      assert.deepEqual(
+        through.items.map((n) => n.metadata.name).sort(),
+        direct.items.map((n) => n.metadata.name).sort(),
+      );
+      assert.ok(
+        through.items.every(
+          (n) =>
+            n.metadata.labels['topology.kubernetes.io/region'] === m.labels['topology.kubernetes.io/region'],
+        ),
+        `${m.name}'s nodes carry its region`,
+      );
+    }
+  });
+
+  test('watch: kubectl get -w streams events as they happen', async () => {
+    const e = env.get();
+    const m = e.members[1]!;
+    const ns = uniqueName('tunnel-watch');
+    await e.kubectl(m.name, ['create', 'namespace', ns]);
+    const kc = await viaGateway('tunnel-admin', admin, m.name);
+    const w = spawnKubectl(kc, ['get', 'configmaps', '-n', ns, '-w', '-o', 'name']);
+    try {
+      // The initial list (the namespace's root CA ConfigMap) shows the watch is established.
+      await w.until((s) => s.includes('configmap/kube-root-ca.crt'), 60_000);
+      for (const name of ['one', 'two', 'three']) {
+        await e.kubectl(m.name, ['create', 'configmap', name, '-n', ns, `--from-literal=k=${name}`]);
+        await w.until((s) => s.includes(`configmap/${name}\n`), 60_000);
+      }
+    } finally {
+      w.stop();
+      await e.kubectl(m.name, ['delete', 'namespace', ns, '--wait=false']);
+    }
+  });
+
+  describe('logs', () => {
+    // The last member: appending to its pod log (for logs -f) changes what its pods log.
+    const member = () => env.get().members.at(-1)!;
+    let ns = '';
+    let pod = '';
+
+    test('setup: one ready pod', async () => {
+      const e = env.get();
+      ns = uniqueName('tunnel-logs');
+      await e.kubectl(member().name, ['create', 'namespace', ns]);
+      await e.kubectl(member().name, ['apply', '-f', '-'], { input: deployment(ns) });
+      await e.kubectl(member().name, [
+        'wait', '-n', ns, 'deployment/web', '--for=jsonpath={.status.readyReplicas}=1', '--timeout=120s',
+      ]); // prettier-ignore
+      pod = (
+        await e.kubectl(member().name, ['get', 'pods', '-n', ns, '-o', 'jsonpath={.items[0].metadata.name}'])
+      ).stdout;
+      assert.match(pod, /^web-/);
+    });
+
+    test('logs returns the pod log through the tunnel', async () => {
+      const kc = await viaGateway('tunnel-admin', admin, member().name);
+      const out = await kubectlVia(kc, ['logs', '-n', ns, pod]);
+      assert.match(out.stdout, new RegExp(`^meridian: log of a pod in member ${member().name}\nline 2\n`));
+    });
+
+    test('logs -f streams lines appended while it runs', async () => {
+      const kc = await viaGateway('tunnel-admin', admin, member().name);
+      const f = spawnKubectl(kc, ['logs', '-f', '-n', ns, pod]);
+      try {
+        await f.until((s) => s.includes('line 2\n'));
+        const marker = `streamed through the tunnel ${randomBytes(4).toString('hex')}`;
+        await appendFile(member().podLogFile!, `${new Date().toISOString()} stdout F ${marker}\n`);
+        await f.until((s) => s.includes(`${marker}\n`));
+      } finally {
+        f.stop();
+      }
+    });
+
+    test('cleanup', async () => {
+      await env.get().kubectl(member().name, ['delete', 'namespace', ns, '--wait=false']);
+    });
+  });
+
+  describe('identity: the member’s own RBAC decides, for the caller the gateway authenticated', () => {
+    const ns = uniqueName('tunnel-rbac');
+    const [a, b] = [() => env.get().members[0]!.name, () => env.get().members[1]!.name];
+
+    test('setup: the user may view namespace objects on member A only', async () => {
+      const e = env.get();
+      for (const m of [a(), b()]) await e.kubectl(m, ['create', 'namespace', ns]);
+      await e.kubectl(a(), [
+        'create',
+        'rolebinding',
+        'alice-view',
+        '-n',
+        ns,
+        '--clusterrole=view',
+        `--user=${aliceName}`,
+      ]);
+    });
+
+    test('allowed on A, refused on B by B’s API server', async () => {
+      const onA = await kubectlVia(await viaGateway('alice', alice, a()), [
+        'get',
+        'configmaps',
+        '-n',
+        ns,
+        '-o',
+        'name',
+      ]);
+      assert.match(onA.stdout, /configmap\/kube-root-ca\.crt/);
+      await assert.rejects(
+        kubectlVia(await viaGateway('alice', alice, b()), ['get', 'configmaps', '-n', ns]),
+        new RegExp(`User "${aliceName}" cannot list resource "configmaps".*namespace "${ns}"`),
+      );
+      await eventually(
+        async () => {
+          const r = audits.find((x) => x.user === aliceName && x.cluster === b() && x.status === 403);
+          assert.ok(r, 'the refused request is audited');
+          assert.deepEqual(r.groups, [devGroup]);
+        },
+        { timeoutMs: 10_000 },
+      );
+    });
+
+    test('client-supplied impersonation headers are ignored', async () => {
+      // kubectl --as / --as-group send Impersonate-User / Impersonate-Group. Were they passed
+      // on, the agent (system:masters on the member) would make them effective.
+      const asAdmin = ['--as=tunnel-admin', '--as-group=system:masters'];
+      await assert.rejects(
+        kubectlVia(await viaGateway('alice', alice, b()), [...asAdmin, 'get', 'configmaps', '-n', ns]),
+        new RegExp(`User "${aliceName}" cannot list resource "configmaps"`),
+      );
+      await assert.rejects(
+        kubectlVia(await viaGateway('alice', alice, a()), [...asAdmin, 'get', 'secrets', '-n', ns]),
+        new RegExp(`User "${aliceName}" cannot list resource "secrets"`),
+      );
+    });
+
+    test('cleanup', async () => {
+      const e = env.get();
+      for (const m of [a(), b()]) await e.kubectl(m, ['delete', 'namespace', ns, '--wait=false']);
+    });
+  });
+
+  describe('refusals', () => {
+    test('a caller without a hub-signed client certificate gets 401', async () => {
+      const r = await gatewayGet(`/clusters/${env.get().members[0]!.name}/api`);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.reason, 'Unauthorized');
+    });
+
+    test('a cluster without a connected agent gets 503, and kubectl sees ServiceUnavailable', async () => {
+      const r = await gatewayGet('/clusters/no-such-cluster/api', admin);
+      assert.equal(r.status, 503);
+      assert.match(r.body.message, /no-such-cluster has no connected agent/);
+      const kc = await viaGateway('tunnel-admin', admin, 'no-such-cluster');
+      await assert.rejects(kubectlVia(kc, ['get', 'namespaces']), /ServiceUnavailable/);
+    });
+
+    test('an agent with another cluster’s token is refused', async () => {
+      const [m0, m1] = [env.get().members[0]!.name, env.get().members[1]!.name];
+      await assert.rejects(
+        dialGateway({ gatewayUrl: gateway!.url, cluster: m0, token: tokens.get(m1)!, ca: hubCa }),
+        /HTTP 401/,
+      );
+    });
+  });
+
+  test('an agent whose tunnel dies reconnects and serves again', async () => {
+    const m = env.get().members[0]!;
+    const agent = agents.get(m.name)!;
+    const old = agent.session!;
+    old.destroy(new TunnelError('SessionClosed', 'test cut the tunnel'));
+    const fresh = await eventually(
+      async () => {
+        const s = await agent.connected(AbortSignal.timeout(30_000));
+        assert.notEqual(s, old);
+        return s;
+      },
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(fresh.isClosed, false);
+    const kc = await viaGateway('tunnel-admin', admin, m.name);
+    await eventually(() => kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']), {
+      timeoutMs: 60_000,
+    });
+  });
+});
