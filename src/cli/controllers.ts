@@ -1,17 +1,34 @@
 import { createServer } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiClient } from '../kube/api-client.ts';
 import { runManager } from '../controllers/manager.ts';
-import { hubKubeconfigPath } from './hub-kubeconfig.ts';
+import type { ControllerSettings } from '../controllers/context.ts';
+import { parseDuration } from './duration.ts';
+import { reportErrors } from './exit-codes.ts';
+import { loadHubKubeConfig } from './hub-kubeconfig.ts';
 
 interface Options {
   kubeconfig?: string;
   controllers: string;
   leaderElect: boolean;
   metricsPort: number;
+  clusterProbeInterval?: number;
+  clusterProbeTimeout?: number;
+  notReadyGracePeriod?: number;
+  readyStabilization?: number;
+  evictionTimeout?: number;
+}
+
+function settingsOf(opts: Options): ControllerSettings {
+  return {
+    ...(opts.clusterProbeInterval !== undefined && { clusterProbeIntervalMs: opts.clusterProbeInterval }),
+    ...(opts.clusterProbeTimeout !== undefined && { clusterProbeTimeoutMs: opts.clusterProbeTimeout }),
+    ...(opts.notReadyGracePeriod !== undefined && { notReadyGracePeriodMs: opts.notReadyGracePeriod }),
+    ...(opts.readyStabilization !== undefined && { readyStabilizationMs: opts.readyStabilization }),
+    ...(opts.evictionTimeout !== undefined && { evictionTimeoutMs: opts.evictionTimeout }),
+  };
 }
 
 /** `meridian controllers`: runs meridian-controllers against a hub until interrupted. */
@@ -23,36 +40,59 @@ export function registerControllers(program: Command): void {
     .option('--controllers <list>', 'controllers to run: * for all, -name to leave one out', '*')
     .option('--no-leader-elect', 'run without a Lease (only one replica may run)')
     .option('--metrics-port <port>', 'serve Prometheus metrics on this port (0: off)', (v) => Number(v), 0)
-    .action(async (opts: Options) => {
-      const log = pino({ name: 'meridian-controllers' });
-      const kc = new KubeConfig();
-      kc.loadFromFile(hubKubeconfigPath(opts.kubeconfig));
-      const hub = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-controllers' });
-      const metrics = new Registry();
-      collectDefaultMetrics({ register: metrics });
-      if (opts.metricsPort > 0) {
-        createServer((req, res) => {
-          if (req.url !== '/metrics') return void res.writeHead(404).end();
-          void metrics
-            .metrics()
-            .then((body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body));
-        }).listen(opts.metricsPort, '127.0.0.1');
-      }
-      const abort = new AbortController();
-      process.once('SIGINT', () => abort.abort());
-      process.once('SIGTERM', () => abort.abort());
-      const outcome = await runManager({
-        hub,
-        log,
-        metrics,
-        controllers: opts.controllers,
-        leaderElection: opts.leaderElect,
-        signal: abort.signal,
-      });
-      if (outcome === 'lost') {
-        log.error('leadership lost; exiting so a fresh process campaigns again');
-        process.exit(1);
-      }
-      process.exit(0);
-    });
+    .option(
+      '--cluster-probe-interval <duration>',
+      'between health probes of a push-mode member (default 10s)',
+      parseDuration,
+    )
+    .option('--cluster-probe-timeout <duration>', 'timeout of one health probe (default 5s)', parseDuration)
+    .option(
+      '--not-ready-grace-period <duration>',
+      'a cluster not Ready this long is tainted NoExecute and its workloads fail over (default 40s)',
+      parseDuration,
+    )
+    .option(
+      '--ready-stabilization <duration>',
+      'a tainted cluster must stay Ready this long before its taint is removed (default 30s)',
+      parseDuration,
+    )
+    .option(
+      '--eviction-timeout <duration>',
+      'how long an evicted copy waits for its replacement to be healthy, unless the policy says (default 10m)',
+      parseDuration,
+    )
+    .action(
+      reportErrors(async (opts: Options) => {
+        const log = pino({ name: 'meridian-controllers' });
+        const { kc } = loadHubKubeConfig(opts.kubeconfig);
+        const hub = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-controllers' });
+        const metrics = new Registry();
+        collectDefaultMetrics({ register: metrics });
+        if (opts.metricsPort > 0) {
+          createServer((req, res) => {
+            if (req.url !== '/metrics') return void res.writeHead(404).end();
+            void metrics
+              .metrics()
+              .then((body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body));
+          }).listen(opts.metricsPort, '127.0.0.1');
+        }
+        const abort = new AbortController();
+        process.once('SIGINT', () => abort.abort());
+        process.once('SIGTERM', () => abort.abort());
+        const outcome = await runManager({
+          hub,
+          log,
+          metrics,
+          controllers: opts.controllers,
+          leaderElection: opts.leaderElect,
+          signal: abort.signal,
+          settings: settingsOf(opts),
+        });
+        if (outcome === 'lost') {
+          log.error('leadership lost; exiting so a fresh process campaigns again');
+          process.exit(1);
+        }
+        process.exit(0);
+      }),
+    );
 }

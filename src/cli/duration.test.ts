@@ -1,0 +1,13 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseDuration } from './duration.ts';
+
+test('durations in ms, s, m and h; anything else is refused with an example', () => {
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('40s'), 40_000);
+  assert.equal(parseDuration('1.5s'), 1500);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1h'), 3_600_000);
+  for (const bad of ['40', 's', '-1s', '10d', ''])
+    assert.throws(() => parseDuration(bad), /expected a duration such as 500ms/);
+});
