@@ -108,6 +108,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           cluster,
           method: req.method ?? 'GET',
           path,
+          ...(req.headers.upgrade === undefined ? {} : { upgrade: req.headers.upgrade }),
           status: r.status,
           durationMs: Math.round(performance.now() - t0),
           ...(r.error === undefined ? {} : { error: r.error }),

@@ -22,6 +22,8 @@ export interface AuditRecord {
   readonly method: string;
   /** Path on the member (without `/clusters/<name>`), with query. */
   readonly path: string;
+  /** The `Upgrade` protocol the client asked for (`websocket`, `SPDY/3.1`), for exec/attach/port-forward. */
+  readonly upgrade?: string;
   /** Status sent to the client (101 for an upgrade); 0 when the client went away before a response. */
   readonly status: number;
   readonly durationMs: number;

@@ -2,10 +2,11 @@
 // member (in this process), the real kubectl pointed at https://<gateway>/clusters/<member>,
 // the members' own API servers deciding with their own RBAC.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,12 +60,40 @@ function kubectlVia(
   return runKubectl(env.get().info.binDir, kubeconfig, args, opts);
 }
 
+/** kubectl with extra environment variables (e.g. to pick a streaming protocol). */
+function kubectlEnv(
+  kubeconfig: string,
+  extraEnv: Readonly<Record<string, string>>,
+  args: readonly string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      join(env.get().info.binDir, 'kubectl'),
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: opts.timeoutMs ?? 120_000, env: { ...process.env, ...extraEnv } },
+      (err, stdout, stderr) => {
+        if (err)
+          reject(
+            new Error(`kubectl ${args.join(' ')} failed: ${stderr.trim() || err.message}`, { cause: err }),
+          );
+        else resolve({ stdout, stderr });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
 /** A long-running kubectl (watch, logs -f) whose stdout is collected. */
-function spawnKubectl(kubeconfig: string, args: readonly string[]) {
+function spawnKubectl(
+  kubeconfig: string,
+  args: readonly string[],
+  extraEnv: Readonly<Record<string, string>> = {},
+) {
   const child: ChildProcessWithoutNullStreams = spawn(
     join(env.get().info.binDir, 'kubectl'),
     ['--kubeconfig', kubeconfig, ...args],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } },
   );
   let out = '';
   let err = '';
@@ -247,7 +276,7 @@ describe('cluster proxy through agent tunnels', () => {
     }
   });
 
-  describe('logs', () => {
+  describe('logs and attach', () => {
     // The last member: appending to its pod log (for logs -f) changes what its pods log.
     const member = () => env.get().members.at(-1)!;
     let ns = '';
@@ -285,6 +314,158 @@ describe('cluster proxy through agent tunnels', () => {
         f.stop();
       }
     });
+
+    const attachFamilies: { name: string; env: Record<string, string> }[] = [
+      { name: 'WebSocket', env: {} },
+      { name: 'SPDY/3.1', env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' } },
+    ];
+    for (const f of attachFamilies) {
+      test(`attach over ${f.name} streams what the container writes`, async () => {
+        const kc = await viaGateway('tunnel-admin', admin, member().name);
+        const a = spawnKubectl(kc, ['attach', '-n', ns, pod], f.env);
+        try {
+          // kwok's attach follows the pod log from its end, and kubectl does not say when it is
+          // attached: append marked lines until one comes through (a bounded number of tries).
+          const marker = `attached through the tunnel ${randomBytes(4).toString('hex')}`;
+          for (let i = 0; ; i++) {
+            await appendFile(member().podLogFile!, `${new Date().toISOString()} stdout F ${marker} ${i}\n`);
+            try {
+              await a.until((s) => s.includes(marker), 2000);
+              break;
+            } catch (err) {
+              if (i >= 30 || a.child.exitCode !== null) throw err;
+            }
+          }
+        } finally {
+          a.stop();
+        }
+      });
+    }
+
+    test('cleanup', async () => {
+      await env.get().kubectl(member().name, ['delete', 'namespace', ns, '--wait=false']);
+    });
+  });
+
+  describe('exec and port-forward: upgraded connections spliced through the tunnel', () => {
+    const member = () => env.get().members[0]!;
+    let ns = '';
+    let pod = '';
+
+    test('setup: one ready pod', async () => {
+      const e = env.get();
+      ns = uniqueName('tunnel-upgrade');
+      await e.kubectl(member().name, ['create', 'namespace', ns]);
+      await e.kubectl(member().name, ['apply', '-f', '-'], { input: deployment(ns) });
+      await e.kubectl(member().name, [
+        'wait', '-n', ns, 'deployment/web', '--for=jsonpath={.status.readyReplicas}=1', '--timeout=120s',
+      ]); // prettier-ignore
+      pod = (
+        await e.kubectl(member().name, ['get', 'pods', '-n', ns, '-o', 'jsonpath={.items[0].metadata.name}'])
+      ).stdout;
+      assert.match(pod, /^web-/);
+    });
+
+    const families = [
+      { name: 'WebSocket (kubectl’s default)', env: {}, upgrade: /^websocket$/i },
+      {
+        name: 'SPDY/3.1',
+        env: { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false', KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' },
+        upgrade: /^SPDY\/3\.1$/i,
+      },
+    ] as const;
+
+    /** The upgraded requests audited since `from` for `subresource`, as "upgrade status". */
+    const upgrades = (from: number, subresource: string) =>
+      audits
+        .slice(from)
+        .filter((r) => r.path.includes(`/pods/${pod}/${subresource}`))
+        .map((r) => ({ upgrade: r.upgrade ?? '', status: r.status }));
+
+    for (const f of families) {
+      test(`exec over ${f.name}: stdout, stderr and the member-specific environment`, async () => {
+        const from = audits.length;
+        const kc = await viaGateway('tunnel-admin', admin, member().name);
+        const out = await kubectlEnv(kc, f.env, [
+          'exec', '-n', ns, pod, '--', 'sh', '-c', 'echo "cluster=$MERIDIAN_CLUSTER"; echo err >&2',
+        ]); // prettier-ignore
+        assert.equal(out.stdout, `cluster=${member().name}\n`);
+        assert.equal(out.stderr, 'err\n');
+        await eventually(
+          async () => {
+            const seen = upgrades(from, 'exec');
+            assert.ok(
+              seen.some((u) => f.upgrade.test(u.upgrade) && u.status === 101),
+              `an exec upgraded with ${f.upgrade} was audited: ${JSON.stringify(seen)}`,
+            );
+          },
+          { timeoutMs: 10_000 },
+        );
+      });
+
+      test(`exec -i over ${f.name} passes stdin through`, async () => {
+        const kc = await viaGateway('tunnel-admin', admin, member().name);
+        // `head -1` ends by itself: kwok's exec does not forward end-of-stdin.
+        const out = await kubectlEnv(kc, f.env, ['exec', '-i', '-n', ns, pod, '--', 'head', '-1'], {
+          input: 'hello through the tunnel\nnot read\n',
+        });
+        assert.equal(out.stdout, 'hello through the tunnel\n');
+      });
+
+      test(`port-forward over ${f.name} carries bytes both ways`, async () => {
+        const from = audits.length;
+        const kc = await viaGateway('tunnel-admin', admin, member().name);
+        const pf = spawn(
+          join(env.get().info.binDir, 'kubectl'),
+          ['--kubeconfig', kc, 'port-forward', '-n', ns, `pod/${pod}`, ':8080'],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, ...f.env },
+          },
+        );
+        try {
+          const port = await new Promise<number>((resolve, reject) => {
+            let out = '';
+            pf.stdout.setEncoding('utf8').on('data', (c: string) => {
+              out += c;
+              const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+              if (m) resolve(Number(m[1]));
+            });
+            pf.once('exit', (code) => reject(new Error(`kubectl port-forward exited (${code}): ${out}`)));
+          });
+          const payload = `ping through the tunnel ${randomBytes(8).toString('hex')}\n`.repeat(2000);
+          const echoed = await new Promise<string>((resolve, reject) => {
+            const sock = connect(port, '127.0.0.1', () => sock.write(payload));
+            let got = '';
+            sock.setEncoding('utf8').on('data', (c: string) => {
+              got += c;
+              if (got.length >= payload.length) {
+                sock.end();
+                resolve(got);
+              }
+            });
+            sock.once('error', reject);
+            sock.setTimeout(60_000, () =>
+              reject(new Error(`port-forward echo: ${got.length} of ${payload.length} bytes`)),
+            );
+          });
+          assert.equal(echoed, payload);
+        } finally {
+          pf.kill();
+        }
+        // Audited when the upgraded connection ends, i.e. now that kubectl is gone.
+        await eventually(
+          async () => {
+            const seen = upgrades(from, 'portforward');
+            assert.ok(
+              seen.some((u) => f.upgrade.test(u.upgrade) && u.status === 101),
+              `a port-forward upgraded with ${f.upgrade} was audited: ${JSON.stringify(seen)}`,
+            );
+          },
+          { timeoutMs: 30_000 },
+        );
+      });
+    }
 
     test('cleanup', async () => {
       await env.get().kubectl(member().name, ['delete', 'namespace', ns, '--wait=false']);
@@ -333,6 +514,25 @@ describe('cluster proxy through agent tunnels', () => {
       );
     });
 
+    test('exec, which view does not allow, is refused by A’s API server through the upgrade path', async () => {
+      const e = env.get();
+      await e.kubectl(a(), ['apply', '-f', '-'], { input: deployment(ns) });
+      await e.kubectl(a(), [
+        'wait', '-n', ns, 'deployment/web', '--for=jsonpath={.status.readyReplicas}=1', '--timeout=120s',
+      ]); // prettier-ignore
+      const pod = (
+        await e.kubectl(a(), ['get', 'pods', '-n', ns, '-o', 'jsonpath={.items[0].metadata.name}'])
+      ).stdout;
+      const kc = await viaGateway('alice', alice, a());
+      const families: Record<string, string>[] = [{}, { KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' }];
+      for (const extra of families) {
+        await assert.rejects(
+          kubectlEnv(kc, extra, ['exec', '-n', ns, pod, '--', 'true']),
+          new RegExp(`User "${aliceName}" cannot create resource "pods/exec"`),
+        );
+      }
+    });
+
     test('client-supplied impersonation headers are ignored', async () => {
       // kubectl --as / --as-group send Impersonate-User / Impersonate-Group. Were they passed
       // on, the agent (system:masters on the member) would make them effective.
@@ -377,23 +577,38 @@ describe('cluster proxy through agent tunnels', () => {
     });
   });
 
-  test('an agent whose tunnel dies reconnects and serves again', async () => {
+  test('a tunnel that dies mid-watch ends the watch (no hang); the agent reconnects and serves again', async () => {
     const m = env.get().members[0]!;
     const agent = agents.get(m.name)!;
-    const old = agent.session!;
-    old.destroy(new TunnelError('SessionClosed', 'test cut the tunnel'));
-    const fresh = await eventually(
-      async () => {
-        const s = await agent.connected(AbortSignal.timeout(30_000));
-        assert.notEqual(s, old);
-        return s;
-      },
-      { timeoutMs: 60_000 },
-    );
-    assert.equal(fresh.isClosed, false);
     const kc = await viaGateway('tunnel-admin', admin, m.name);
-    await eventually(() => kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']), {
-      timeoutMs: 60_000,
-    });
+    const w = spawnKubectl(kc, ['get', 'namespaces', '-w', '-o', 'name']);
+    const exited = new Promise<number | null>((resolve) => w.child.once('exit', resolve));
+    try {
+      await w.until((s) => s.includes('namespace/default'));
+      const old = agent.session!;
+      // Cut the agent's side hard, as a crash would (nothing is sent to the gateway).
+      old.destroy(new TunnelError('SessionClosed', 'test cut the tunnel'));
+      // The gateway finds out (its WebSocket closes) and cuts the watch's connection: kubectl's
+      // watch ends instead of waiting forever on a stream that will never deliver again.
+      const code = await Promise.race([
+        exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000)),
+      ]);
+      assert.notEqual(code, 'hung', 'kubectl get -w ended after its tunnel died');
+      const fresh = await eventually(
+        async () => {
+          const s = await agent.connected(AbortSignal.timeout(30_000));
+          assert.notEqual(s, old);
+          return s;
+        },
+        { timeoutMs: 60_000 },
+      );
+      assert.equal(fresh.isClosed, false);
+      await eventually(() => kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']), {
+        timeoutMs: 60_000,
+      });
+    } finally {
+      w.stop();
+    }
   });
 });
