@@ -13,6 +13,31 @@ const timeout = (signal: AbortSignal, ms: number): AbortSignal =>
   AbortSignal.any([signal, AbortSignal.timeout(ms)]);
 
 /**
+ * `request` under `signal`, settled no later than `signal` aborts. The HTTP client passes the
+ * signal on, but an abort during the TLS handshake only takes effect at its own connect
+ * timeout (10 s): a frozen API server accepts TCP connections and never completes the
+ * handshake. The abandoned request's eventual outcome is ignored.
+ */
+export function bounded<T>(request: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  const pending = request(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+/**
  * GET `/readyz` then `/version`. Rejects only when `signal` aborts; every other failure is an
  * outcome. `/readyz` answers plain text, which `ApiClient.request` reports as a
  * `ProtocolError` (it is a JSON client) only after a 2xx status: that is a pass.
@@ -24,13 +49,14 @@ export async function probe(
 ): Promise<ProbeOutcome> {
   try {
     try {
-      await client.request('GET', '/readyz', { signal: timeout(signal, timeoutMs) });
+      await bounded((s) => client.request('GET', '/readyz', { signal: s }), timeout(signal, timeoutMs));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
     }
-    const v = (await client.request('GET', '/version', { signal: timeout(signal, timeoutMs) })) as {
-      gitVersion?: unknown;
-    };
+    const v = (await bounded(
+      (s) => client.request('GET', '/version', { signal: s }),
+      timeout(signal, timeoutMs),
+    )) as { gitVersion?: unknown };
     if (typeof v?.gitVersion !== 'string') {
       return { ok: false, reason: 'ProbeFailed', message: '/version answered without gitVersion' };
     }
@@ -62,9 +88,16 @@ function failure(err: unknown, timeoutMs: number): Extract<ProbeOutcome, { ok: f
 }
 
 /** Every group version the member serves (`/api` + `/apis`), sorted: cheap, two requests. */
-export async function groupVersions(client: ApiClient, signal: AbortSignal): Promise<string[]> {
-  const s = timeout(signal, PROBE_TIMEOUT_MS);
-  const [core, groups] = await Promise.all([client.coreVersions(s), client.groups(s)]);
+export async function groupVersions(
+  client: ApiClient,
+  signal: AbortSignal,
+  timeoutMs = PROBE_TIMEOUT_MS,
+): Promise<string[]> {
+  const s = timeout(signal, timeoutMs);
+  const [core, groups] = await Promise.all([
+    bounded((x) => client.coreVersions(x), s),
+    bounded((x) => client.groups(x), s),
+  ]);
   const out = new Set<string>(core);
   for (const g of groups) for (const v of g.versions) out.add(v.groupVersion);
   return [...out].sort();
@@ -82,11 +115,12 @@ export async function discover(
   client: ApiClient,
   gvs: readonly string[],
   signal: AbortSignal,
+  timeoutMs = PROBE_TIMEOUT_MS,
 ): Promise<Discovery> {
   const enablements: APIEnablement[] = [];
   const failed: string[] = [];
   const results = await Promise.allSettled(
-    gvs.map((gv) => client.resources(gv, timeout(signal, PROBE_TIMEOUT_MS))),
+    gvs.map((gv) => bounded((x) => client.resources(gv, x), timeout(signal, timeoutMs))),
   );
   if (signal.aborted) throw signal.reason;
   results.forEach((r, i) => {

@@ -35,7 +35,7 @@ import {
 } from '../../api/index.ts';
 import type { ApiClient, ResourceType } from '../../kube/api-client.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../kube/controller.ts';
-import { NotFoundError } from '../../kube/errors.ts';
+import { InvalidError, NotFoundError } from '../../kube/errors.ts';
 import { withFinalizer } from '../../kube/finalizer.ts';
 import type { Logger } from '../../kube/log.ts';
 import { objectKey, refOf, type ObjectKey } from '../../kube/object-key.ts';
@@ -219,7 +219,8 @@ export class ClusterReconciler implements Reconciler {
 
     const existing = cluster.status ?? {};
     const nowMs = this.#now();
-    const now = new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const stamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    let now = stamp(nowMs);
     const conn = this.#o.members.get(name);
     if (conn === undefined) {
       this.#runtime.delete(name);
@@ -252,7 +253,11 @@ export class ClusterReconciler implements Reconciler {
       };
       this.#runtime.set(name, rt);
     }
-    if (nowMs >= rt.nextProbeAt) await this.#probe(name, rt, ctx);
+    if (nowMs >= rt.nextProbeAt) {
+      await this.#probe(name, rt, ctx);
+      // A transition happens when the probe's verdict is in, not when it was sent.
+      now = stamp(this.#now());
+    }
 
     const current = existing.conditions?.find((c) => c.type === ConditionTypes.Ready);
     const readyInput: ConditionInput =
@@ -304,20 +309,33 @@ export class ClusterReconciler implements Reconciler {
     ctx: ReconcileContext,
   ): Promise<Result> {
     const name = cluster.metadata.name as string;
-    const decision = notReadyTaintDecision(ready, cluster.spec.taints, this.#now(), {
+    const timing = {
       gracePeriodMs: this.#o.notReadyGracePeriodMs ?? DEFAULT_NOT_READY_GRACE_MS,
       stabilizationMs: this.#o.readyStabilizationMs ?? DEFAULT_READY_STABILIZATION_MS,
-    });
+    };
+    let current = cluster;
+    let decision = notReadyTaintDecision(ready, current.spec.taints, this.#now(), timing);
     if (decision.action === 'keep') {
       const recheck = decision.recheckAfterMs;
       if (recheck === undefined) return result;
-      // One second more: lastTransitionTime has second precision.
-      const at = recheck + 1_000;
+      // A little late rather than early: a timer that fires early would find nothing to do.
+      const at = recheck + 100;
       return { requeueAfterMs: Math.min(result.requeueAfterMs ?? at, at) };
     }
-    const ops = taintPatch(decision, cluster.spec.taints, cluster.metadata.resourceVersion);
-    if (ops !== undefined) {
-      await this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal });
+    for (let attempt = 0; ; attempt++) {
+      const ops = taintPatch(decision, current.spec.taints, current.metadata.resourceVersion);
+      if (ops === undefined) return result;
+      try {
+        await this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal });
+        break;
+      } catch (err) {
+        // The `test` failed: our view of the taints is stale (the store lags our own last
+        // write, or someone edited them). Decide once more on the Cluster as it is now.
+        if (!(err instanceof InvalidError) || attempt > 0) throw err;
+        current = await this.#o.hub.get<Cluster>(CLUSTERS, { name }, { signal: ctx.signal });
+        decision = notReadyTaintDecision(ready, current.spec.taints, this.#now(), timing);
+        if (decision.action === 'keep') return result;
+      }
     }
     const added = decision.action === 'add';
     ctx.log.info({ cluster: name, taint: TaintKeys.notReady }, decision.message);
@@ -333,7 +351,8 @@ export class ClusterReconciler implements Reconciler {
 
   async #probe(name: string, rt: Runtime, ctx: ReconcileContext): Promise<void> {
     const client = rt.connection.client;
-    const outcome = await probe(client, ctx.signal, this.#o.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
+    const timeoutMs = this.#o.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+    const outcome = await probe(client, ctx.signal, timeoutMs);
     const t = this.#now();
     rt.outcome = outcome;
     if (outcome.ok) {
@@ -341,12 +360,12 @@ export class ClusterReconciler implements Reconciler {
       rt.version = outcome.version;
       rt.heartbeat = new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
       try {
-        const gvs = await groupVersions(client, ctx.signal);
+        const gvs = await groupVersions(client, ctx.signal, timeoutMs);
         const fingerprint = gvs.join(',');
         if (rt.discoveryDirty || fingerprint !== rt.gvFingerprint) {
           // The client's discovery cache serves every reader of this member: refresh it.
           if (rt.gvFingerprint !== undefined) client.invalidateDiscovery();
-          const d = await discover(client, gvs, ctx.signal);
+          const d = await discover(client, gvs, ctx.signal, timeoutMs);
           rt.enablements = d.enablements;
           rt.failedGroupVersions = d.failed;
           rt.gvFingerprint = fingerprint;

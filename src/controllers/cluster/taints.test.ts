@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import type { Condition, Taint } from '../../api/index.ts';
 import { isNotReadyTaint, notReadyTaintDecision, taintPatch } from './taints.ts';
 
-const T0 = Date.parse('2026-01-01T00:00:00Z');
+/** When a transition stamped `…00:00:00Z` may have happened at the latest. */
+const T0 = Date.parse('2026-01-01T00:00:00Z') + 999;
 const timing = { gracePeriodMs: 40_000, stabilizationMs: 30_000 };
 const ready = (status: Condition['status'], at = '2026-01-01T00:00:00Z'): Condition => ({
   type: 'Ready',
@@ -45,7 +46,7 @@ test('not-ready taint: a decision for each state of Ready, taint and elapsed tim
 });
 
 test('not-ready taint: the added taint is NoExecute, stamped now, and the message says why', () => {
-  const d = notReadyTaintDecision(ready('False'), undefined, T0 + 45_000, timing);
+  const d = notReadyTaintDecision(ready('False'), undefined, T0 + 44_001, timing);
   assert.equal(d.action, 'add');
   if (d.action !== 'add') return;
   assert.deepEqual(d.taint, {
@@ -53,7 +54,7 @@ test('not-ready taint: the added taint is NoExecute, stamped now, and the messag
     effect: 'NoExecute',
     timeAdded: '2026-01-01T00:00:45Z',
   });
-  assert.match(d.message, /not Ready for 45s \(grace period 40s; Unreachable: API server unreachable/);
+  assert.match(d.message, /not Ready for 44s \(grace period 40s; Unreachable: API server unreachable/);
   assert.ok(isNotReadyTaint(d.taint));
 });
 
@@ -63,22 +64,31 @@ test('not-ready taint: a flap restarts the clock (time counts from the last tran
   assert.deepEqual(d, { action: 'keep', recheckAfterMs: 15_000 });
 });
 
+test('not-ready taint: periods count from the end of a whole-second timestamp, exactly from a fractional one', () => {
+  const at = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(notReadyTaintDecision(ready('False'), undefined, at + 40_000, timing).action, 'keep');
+  assert.equal(notReadyTaintDecision(ready('False'), undefined, at + 40_999, timing).action, 'add');
+  const exact = ready('False', '2026-01-01T00:00:00.250Z');
+  assert.equal(notReadyTaintDecision(exact, undefined, at + 40_249, timing).action, 'keep');
+  assert.equal(notReadyTaintDecision(exact, undefined, at + 40_250, timing).action, 'add');
+});
+
 test('taintPatch adds to a missing list, guarded by resourceVersion', () => {
-  const d = notReadyTaintDecision(ready('False'), undefined, T0 + 40_000, timing);
+  const d = notReadyTaintDecision(ready('False'), undefined, T0 + 40_001, timing);
   assert.deepEqual(taintPatch(d, undefined, '7'), [
     { op: 'test', path: '/metadata/resourceVersion', value: '7' },
     {
       op: 'add',
       path: '/spec/taints',
       value: [
-        { key: 'cluster.meridian.dev/not-ready', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:40Z' },
+        { key: 'cluster.meridian.dev/not-ready', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:41Z' },
       ],
     },
   ]);
 });
 
 test('taintPatch keeps other taints and is guarded by the list it was computed from', () => {
-  const add = notReadyTaintDecision(ready('False'), [maintenance], T0 + 40_000, timing);
+  const add = notReadyTaintDecision(ready('False'), [maintenance], T0 + 40_001, timing);
   assert.deepEqual(taintPatch(add, [maintenance], '7'), [
     { op: 'test', path: '/spec/taints', value: [maintenance] },
     {
@@ -86,7 +96,7 @@ test('taintPatch keeps other taints and is guarded by the list it was computed f
       path: '/spec/taints',
       value: [
         maintenance,
-        { key: 'cluster.meridian.dev/not-ready', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:40Z' },
+        { key: 'cluster.meridian.dev/not-ready', effect: 'NoExecute', timeAdded: '2026-01-01T00:00:41Z' },
       ],
     },
   ]);

@@ -4,9 +4,10 @@
  * moved elsewhere; the taint goes once the cluster has been `Ready` again, without a break,
  * for the stabilisation period, so a flapping cluster does not pull workloads back and forth.
  *
- * Time is measured from the `Ready` condition's `lastTransitionTime` (second precision), so the
- * decision survives a controller restart: a cluster down for longer than the grace period when
- * the controllers start is tainted at once.
+ * Time is measured from the `Ready` condition's `lastTransitionTime`, so the decision survives a
+ * controller restart: a cluster down for longer than the grace period when the controllers
+ * start is tainted at once. That time has second precision; periods are counted from the end
+ * of its second, so they are never shorter than configured (up to 1 s longer).
  */
 import { ConditionTypes, TaintKeys, type Condition, type Taint } from '../../api/index.ts';
 import type { JsonPatchOp } from '../../kube/wire.ts';
@@ -50,8 +51,11 @@ export function notReadyTaintDecision(
   timing: TaintTiming,
 ): TaintDecision {
   if (ready === undefined || ready.type !== ConditionTypes.Ready) return { action: 'keep' };
-  const since = Date.parse(ready.lastTransitionTime);
-  if (!Number.isFinite(since)) return { action: 'keep' };
+  const stamp = Date.parse(ready.lastTransitionTime);
+  if (!Number.isFinite(stamp)) return { action: 'keep' };
+  // A whole-second timestamp may be up to 1 s before the transition: count from its latest
+  // possible time, so no period is ever cut short (it may last up to 1 s longer).
+  const since = /\.\d+/.test(ready.lastTransitionTime) ? stamp : stamp + 999;
   const tainted = (taints ?? []).some(isNotReadyTaint);
   const elapsed = Math.max(0, nowMs - since);
   if (ready.status !== 'True') {
