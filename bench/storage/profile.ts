@@ -24,6 +24,9 @@ const { values } = parseArgs({
     bs: { type: 'string', default: '4k' },
     iodepth: { type: 'string', default: '16' },
     size: { type: 'string', default: String(256 * MiB) },
+    'async-batch-ms': { type: 'string' },
+    // Samples this event loop's delay every ms: a timer wakeup per ms, itself a cost.
+    'loop-delay': { type: 'boolean', default: false },
   },
 });
 const size = Number(values.size);
@@ -37,13 +40,14 @@ try {
       colocated: values.colocated,
       farDelayMs: Number(values['far-delay']),
       sizeBytes: size,
+      ...(values['async-batch-ms'] === undefined ? {} : { asyncBatchMs: Number(values['async-batch-ms']) }),
     },
     'prof',
   );
   const job = { name: 'p', rw: values.rw, bs: values.bs, iodepth: Number(values.iodepth) };
   const loop = monitorEventLoopDelay({ resolution: 1 });
-  loop.enable();
-  const { result, cpuSeconds } = await withCpu(served.nodePids, () =>
+  if (values['loop-delay']) loop.enable();
+  const { result, cpuSeconds, selfSeconds, pidSeconds } = await withCpu(served.nodePids, () =>
     fio(served.uri, job, size, Number(values.seconds)),
   );
   process.stdout.write(
@@ -54,8 +58,14 @@ try {
       p99us: result.p99us,
       // Meridian's CPU (this process + node processes) per I/O: steadier than wall time.
       cpuUsPerIo: Math.round((cpuSeconds * 1e6) / Math.max(1, result.ios)),
+      // The same split: this process (frontend + co-located node), then each node process.
+      cpuUsPerIoSplit: [selfSeconds, ...pidSeconds].map((s) =>
+        Math.round((s * 1e6) / Math.max(1, result.ios)),
+      ),
       // This event loop's blocking: a stall here delays every request in flight.
-      loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      ...(values['loop-delay']
+        ? { loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 } }
+        : {}),
       replicas: served.volume.status().replicas.map((r) => ({
         node: r.nodeId,
         link: r.link,

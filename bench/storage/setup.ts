@@ -3,6 +3,8 @@
  * nodes that are either co-located (in this process, direct calls) or separate node
  * processes reached over TCP, optionally behind a delay relay process (the WAN
  * emulator). Also the fio runner and CPU accounting shared by `run.ts` and `profile.ts`.
+ * `BENCH_REMOTE_CPUS=1` runs node and relay processes under `taskset -c 1` (remote sites
+ * then cannot take the frontend's CPU; combine with `taskset -c 0` on the runner).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -72,6 +74,7 @@ export type Topology = {
   readonly farDelayMs?: number;
   readonly durability?: number;
   readonly sizeBytes: number;
+  readonly asyncBatchMs?: number;
 };
 
 export type Served = {
@@ -120,6 +123,7 @@ export async function serve(stops: Stops, t: Topology, id: string): Promise<Serv
     replicas,
     ackMode: t.mode,
     durability: t.durability ?? Math.min(2, n),
+    ...(t.asyncBatchMs === undefined ? {} : { asyncBatchMs: t.asyncBatchMs }),
   });
   stops.add(() => volume.close());
   const server = new NbdServer({ exports: new Map([[id, volume]]) });
@@ -139,14 +143,15 @@ export async function procCpuSeconds(pid: number): Promise<number> {
 export async function withCpu<T>(
   pids: number[],
   fn: () => Promise<T>,
-): Promise<{ result: T; cpuSeconds: number }> {
+): Promise<{ result: T; cpuSeconds: number; selfSeconds: number; pidSeconds: number[] }> {
   const self0 = process.cpuUsage();
   const others0 = await Promise.all(pids.map(procCpuSeconds));
   const result = await fn();
   const self = process.cpuUsage(self0);
   const others1 = await Promise.all(pids.map(procCpuSeconds));
-  const others = others1.reduce((s, v, i) => s + v - (others0[i] ?? 0), 0);
-  return { result, cpuSeconds: (self.user + self.system) / 1e6 + others };
+  const pidSeconds = others1.map((v, i) => v - (others0[i] ?? 0));
+  const selfSeconds = (self.user + self.system) / 1e6;
+  return { result, cpuSeconds: selfSeconds + pidSeconds.reduce((s, v) => s + v, 0), selfSeconds, pidSeconds };
 }
 
 export type FioJob = {

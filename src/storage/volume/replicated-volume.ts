@@ -37,7 +37,7 @@ export type VolumeSpec = {
   readonly epoch?: number;
   /**
    * `fastest` with an in-sync co-located replica: TCP replicas are then off the ack path,
-   * and their writes are sent in batches at most this old (default 1 ms; 0 = at once),
+   * and their writes are sent in batches at most this old (default 5 ms; 0 = at once),
    * or once 1 MiB is waiting, or at once for FUA and FLUSH. Fewer, fuller segments: one
    * wakeup per batch on the node and for its replies here, instead of one per write.
    */
@@ -149,7 +149,7 @@ export class ReplicatedVolume implements BlockDevice {
   private constructor(spec: VolumeSpec) {
     this.#spec = spec;
     this.#maxLagBytes = spec.maxLagBytes ?? 64 * 1024 * 1024;
-    this.#asyncBatchMs = spec.asyncBatchMs ?? 1;
+    this.#asyncBatchMs = spec.asyncBatchMs ?? 5;
     const n = spec.replicas.length;
     this.#ackNeed = spec.ackMode === 'fastest' ? 1 : spec.ackMode === 'quorum' ? Math.floor(n / 2) + 1 : n;
     const eligibleIds = spec.ackMode === 'fastest' ? spec.ackEligible : undefined;
