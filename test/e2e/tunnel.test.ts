@@ -4,11 +4,14 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -30,6 +33,9 @@ const env = useEnvironment();
 let dir = '';
 let gateway: Gateway | undefined;
 const agents = new Map<string, RunningAgent>();
+/** Every agent started, for cleanup. */
+const allAgents: RunningAgent[] = [];
+let startGatewayOn: (port: number) => Promise<Gateway>;
 const targets: MemberTarget[] = [];
 const tokens = new Map<string, string>();
 const audits: AuditRecord[] = [];
@@ -193,39 +199,42 @@ before(async () => {
   admin = adminPair;
   alice = alicePair;
   for (const m of e.members) tokens.set(m.name, randomBytes(24).toString('base64url'));
-  gateway = await startGateway({
-    host: '127.0.0.1',
-    port: 0,
-    tls: {
-      cert: await readFile(serving.certPath),
-      key: await readFile(serving.keyPath),
-      clientCa: hubCa,
-    },
-    agents: staticTokens(tokens),
-    audit: (r) => audits.push(r),
-  });
-  for (const m of e.members) {
-    const kc = new KubeConfig();
-    kc.loadFromFile(m.kubeconfig);
-    const member = await memberTargetFromKubeConfig(kc);
-    targets.push(member);
-    agents.set(
-      m.name,
-      startAgent({
-        cluster: m.name,
-        gatewayUrl: gateway.url,
-        token: async () => tokens.get(m.name) ?? '',
-        gatewayCa: hubCa,
-        member,
-        backoff: { initialMs: 200, maxMs: 2000 },
-      }),
-    );
-  }
+  const cert = await readFile(serving.certPath);
+  const key = await readFile(serving.keyPath);
+  startGatewayOn = (port) =>
+    startGateway({
+      host: '127.0.0.1',
+      port,
+      tls: { cert, key, clientCa: hubCa },
+      agents: staticTokens(tokens),
+      audit: (r) => audits.push(r),
+    });
+  gateway = await startGatewayOn(0);
+  for (const m of e.members) agents.set(m.name, await newAgent(m.name));
   await Promise.all([...agents.keys()].map((c) => gateway!.agents.connected(c, AbortSignal.timeout(60_000))));
 });
 
+/** Starts one more agent for `cluster` (its own connection pool to the member). */
+async function newAgent(cluster: string, extra: { proxy?: string } = {}): Promise<RunningAgent> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.get().members.find((m) => m.name === cluster)!.kubeconfig);
+  const member = await memberTargetFromKubeConfig(kc);
+  targets.push(member);
+  const agent = startAgent({
+    cluster,
+    gatewayUrl: gateway!.url,
+    token: async () => tokens.get(cluster) ?? '',
+    gatewayCa: hubCa,
+    member,
+    backoff: { initialMs: 200, maxMs: 2000 },
+    ...extra,
+  });
+  allAgents.push(agent);
+  return agent;
+}
+
 after(async () => {
-  await Promise.all([...agents.values()].map((a) => a.stop()));
+  await Promise.all(allAgents.map((a) => a.stop()));
   await gateway?.close();
   for (const t of targets) t.close();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -610,5 +619,115 @@ describe('cluster proxy through agent tunnels', () => {
     } finally {
       w.stop();
     }
+  });
+
+  describe('faults', () => {
+    test('two agents share a cluster; killing one fails only the streams it carried', async () => {
+      const e = env.get();
+      const m = e.members[1]!;
+      const first = agents.get(m.name)!;
+      const second = await newAgent(m.name);
+      await eventually(async () => assert.equal(gateway!.agents.connections(m.name).length, 2), {
+        timeoutMs: 60_000,
+      });
+      const ns = uniqueName('tunnel-two');
+      await e.kubectl(m.name, ['create', 'namespace', ns]);
+      const kc = await viaGateway('tunnel-admin', admin, m.name);
+      // New streams go to the agent with the fewest open: two watches land on different agents.
+      // kubectl prints the initial list before it sends the watch: wait for the watch's stream.
+      const open = () => gateway!.agents.connections(m.name).reduce((n, c) => n + c.session.streamCount, 0);
+      const w1 = spawnKubectl(kc, ['get', 'configmaps', '-n', ns, '-w', '-o', 'name']);
+      await w1.until((s) => s.includes('kube-root-ca.crt'));
+      await eventually(async () => assert.equal(open(), 1), { timeoutMs: 60_000 });
+      const w2 = spawnKubectl(kc, ['get', 'configmaps', '-n', ns, '-w', '-o', 'name']);
+      await w2.until((s) => s.includes('kube-root-ca.crt'));
+      await eventually(async () => assert.equal(open(), 2), { timeoutMs: 60_000 });
+      try {
+        assert.deepEqual([first.session!.streamCount, second.session!.streamCount].sort(), [1, 1]);
+        // Each agent carries one watch; stop the first.
+        const [victim, survivor] = [first, second];
+        const exited = (w: ReturnType<typeof spawnKubectl>) =>
+          new Promise<boolean>((resolve) => {
+            if (w.child.exitCode !== null) resolve(true);
+            else w.child.once('exit', () => resolve(true));
+          });
+        await victim.stop();
+        // Exactly one of the two watches ends (the one the stopped agent carried)…
+        const ended = await Promise.race([
+          exited(w1).then(() => 'w1'),
+          exited(w2).then(() => 'w2'),
+          new Promise<'none'>((r) => setTimeout(() => r('none'), 60_000)),
+        ]);
+        assert.notEqual(ended, 'none', 'the watch on the stopped agent ended');
+        const alive = ended === 'w1' ? w2 : w1;
+        assert.equal(alive.child.exitCode, null);
+        // …the other keeps streaming, and new requests succeed at once, on the survivor.
+        await e.kubectl(m.name, ['create', 'configmap', 'after-kill', '-n', ns]);
+        await alive.until((s) => s.includes('configmap/after-kill\n'));
+        await kubectlVia(kc, ['get', 'configmap', 'after-kill', '-n', ns, '-o', 'name']);
+        assert.equal(gateway!.agents.connections(m.name).length, 1);
+        agents.set(m.name, survivor);
+      } finally {
+        w1.stop();
+        w2.stop();
+        await e.kubectl(m.name, ['delete', 'namespace', ns, '--wait=false']);
+      }
+    });
+
+    test('an agent reaches the gateway through an HTTP CONNECT proxy', async () => {
+      // A minimal CONNECT proxy written for this test (no proxy server ships with the
+      // environment): it only splices TCP after CONNECT, as any forward proxy does.
+      const seen: string[] = [];
+      const proxy = createHttpServer();
+      proxy.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+        seen.push(req.url ?? '');
+        const [host, port] = (req.url ?? '').split(':');
+        const upstream = connect(Number(port), host, () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          if (head.length > 0) upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        upstream.on('error', () => client.destroy());
+        client.on('error', () => upstream.destroy());
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      const m = env.get().members[2]!;
+      const direct = agents.get(m.name)!;
+      const proxied = await newAgent(m.name, {
+        proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+      });
+      try {
+        await proxied.connected(AbortSignal.timeout(60_000));
+        assert.deepEqual(seen, [`127.0.0.1:${gateway!.port}`]);
+        await direct.stop();
+        agents.set(m.name, proxied);
+        const kc = await viaGateway('tunnel-admin', admin, m.name);
+        const out = await kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']);
+        assert.equal(out.stdout, 'namespace/default\n');
+      } finally {
+        // Back to a direct agent before the proxy goes away.
+        const again = await newAgent(m.name);
+        await again.connected(AbortSignal.timeout(60_000));
+        agents.set(m.name, again);
+        await proxied.stop();
+        proxy.closeAllConnections();
+        proxy.close();
+      }
+    });
+
+    test('a restarted gateway gets its agents back', async () => {
+      const port = gateway!.port;
+      await gateway!.close();
+      gateway = await startGatewayOn(port);
+      await Promise.all(
+        env.get().members.map((m) => gateway!.agents.connected(m.name, AbortSignal.timeout(60_000))),
+      );
+      for (const m of env.get().members) {
+        const kc = await viaGateway('tunnel-admin', admin, m.name);
+        await kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']);
+      }
+    });
   });
 });
