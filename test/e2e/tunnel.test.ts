@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
@@ -17,8 +17,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
 import { dialGateway } from '../../src/agent/dial.ts';
+import { agentFromFiles } from '../../src/agent/main.ts';
 import { memberTargetFromKubeConfig, type MemberTarget } from '../../src/agent/member.ts';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.ts';
+import { gatewayFromFiles } from '../../src/gateway/main.ts';
 import type { AuditRecord } from '../../src/gateway/proxy.ts';
 import { staticTokens } from '../../src/gateway/tokens.ts';
 import { TunnelError } from '../../src/tunnel/errors.ts';
@@ -569,6 +571,17 @@ describe('cluster proxy through agent tunnels', () => {
       assert.equal(r.body.reason, 'Unauthorized');
     });
 
+    test('a hub-signed certificate not meant for clients (serving only) gets 401', async () => {
+      const ca = { certPath: env.get().hub.caPath, keyPath: join(env.get().hub.dir, 'pki', 'ca.key') };
+      const serverOnly = await issueCertificate(ca, dir, 'server-only', {
+        commonName: 'tunnel-admin',
+        organizations: ['system:masters'],
+        usage: 'server',
+      });
+      const r = await gatewayGet(`/clusters/${env.get().members[0]!.name}/api`, serverOnly);
+      assert.equal(r.status, 401);
+    });
+
     test('a cluster without a connected agent gets 503, and kubectl sees ServiceUnavailable', async () => {
       const r = await gatewayGet('/clusters/no-such-cluster/api', admin);
       assert.equal(r.status, 503);
@@ -729,5 +742,48 @@ describe('cluster proxy through agent tunnels', () => {
         await kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name']);
       }
     });
+  });
+
+  test('gateway and agent started from files (the CLI entry points) serve a member', async () => {
+    const e = env.get();
+    const m = e.members[0]!;
+    const tokenDir = join(dir, 'tokens');
+    await mkdir(tokenDir);
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(join(tokenDir, m.name), `${token}\n`);
+    await writeFile(join(dir, 'agent.token'), token);
+    const gw = await gatewayFromFiles({
+      certFile: join(dir, 'gateway.crt'),
+      keyFile: join(dir, 'gateway.key'),
+      clientCaFile: e.hub.caPath,
+      tokenDir,
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const agent = await agentFromFiles({
+      cluster: m.name,
+      gatewayUrl: gw.url,
+      tokenFile: join(dir, 'agent.token'),
+      gatewayCaFile: e.hub.caPath,
+      kubeconfig: m.kubeconfig,
+    });
+    try {
+      await gw.agents.connected(m.name, AbortSignal.timeout(60_000));
+      const kc = join(dir, 'from-files.kubeconfig');
+      await writeKubeconfig(kc, {
+        cluster: m.name,
+        server: `${gw.url}/clusters/${m.name}`,
+        caPath: e.hub.caPath,
+        user: 'tunnel-admin',
+        credentials: admin,
+      });
+      assert.equal(
+        (await kubectlVia(kc, ['get', 'namespace', 'default', '-o', 'name'])).stdout,
+        'namespace/default\n',
+      );
+    } finally {
+      await agent.stop();
+      await gw.close();
+    }
   });
 });
