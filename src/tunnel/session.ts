@@ -149,6 +149,8 @@ export class TunnelSession {
   /** A snapshot of the session's queues and liveness, for metrics and debugging. */
   stats(): {
     streams: number;
+    /** Streams with data to send and no credit: their peer's reader is not keeping up. */
+    creditBlocked: number;
     unflushedBytes: number;
     controlQueued: number;
     readyStreams: number;
@@ -157,8 +159,12 @@ export class TunnelSession {
     rttMs: number | undefined;
     pongs: number;
   } {
+    let creditBlocked = 0;
+    for (const st of this.#streams.values())
+      if (st.sendCredit === 0 && st.writableLength > 0) creditBlocked++;
     return {
       streams: this.#streams.size,
+      creditBlocked,
       unflushedBytes: this.#inflight,
       controlQueued: this.#control.length,
       readyStreams: this.#ready.length,

@@ -478,6 +478,69 @@ describe('cluster proxy through agent tunnels', () => {
       });
     }
 
+    test('a port-forward whose reader stalls holds back only itself: other requests and pings go on', async () => {
+      const m = member();
+      const kc = await viaGateway('tunnel-admin', admin, m.name);
+      const agentSession = agents.get(m.name)!.session!;
+      const pf = spawn(
+        join(env.get().info.binDir, 'kubectl'),
+        ['--kubeconfig', kc, 'port-forward', '-n', ns, `pod/${pod}`, ':8080'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const sock = await (async () => {
+        const port = await new Promise<number>((resolve, reject) => {
+          let out = '';
+          pf.stdout.setEncoding('utf8').on('data', (c: string) => {
+            out += c;
+            const found = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+            if (found) resolve(Number(found[1]));
+          });
+          pf.once('exit', (code) => reject(new Error(`kubectl port-forward exited (${code}): ${out}`)));
+        });
+        const c = connect(port, '127.0.0.1');
+        await once(c, 'connect');
+        return c;
+      })();
+      let writing = true;
+      try {
+        // Send to the echo forever and never read the echo: every buffer on the way back fills
+        // until the agent's tunnel stream has no credit left.
+        sock.pause();
+        const chunk = randomBytes(64 * 1024);
+        void (async () => {
+          while (writing && !sock.destroyed)
+            if (!sock.write(chunk)) await once(sock, 'drain').catch(() => {});
+        })();
+        await eventually(
+          async () => assert.ok(agentSession.stats().creditBlocked >= 1, 'a stream waits for credit'),
+          {
+            timeoutMs: 120_000,
+            intervalMs: 200,
+          },
+        );
+        // The same tunnel still serves other requests, and its pings are still answered.
+        const pongs = agentSession.pongs;
+        for (let i = 0; i < 3; i++) {
+          const out = await kubectlVia(kc, ['get', 'pods', '-n', ns, '-o', 'name']);
+          assert.equal(out.stdout, `pod/${pod}\n`);
+        }
+        await eventually(async () => assert.ok(agentSession.pongs >= pongs + 2), { timeoutMs: 60_000 });
+        assert.ok(agentSession.stats().creditBlocked >= 1, 'the port-forward was stalled throughout');
+        assert.equal(agentSession, agents.get(m.name)!.session, 'on the same tunnel');
+        // Reading again lets the stalled stream move.
+        let got = 0;
+        sock.on('data', (c: Buffer) => (got += c.length));
+        sock.resume();
+        await eventually(async () => assert.ok(got > 4 * 1024 * 1024), { timeoutMs: 120_000 });
+      } finally {
+        writing = false;
+        sock.destroy();
+        pf.kill();
+      }
+    });
+
     test('cleanup', async () => {
       await env.get().kubectl(member().name, ['delete', 'namespace', ns, '--wait=false']);
     });
