@@ -215,7 +215,8 @@ export class ClusterReconciler implements Reconciler {
     const name = cluster.metadata.name as string;
     await this.#ensureNamespace(name, ctx.signal);
     // Pull-mode clusters report their own status through the agent; the taint follows it.
-    if (cluster.spec.syncMode !== 'Push') return this.#taint(cluster, readyOf(cluster.status), {}, ctx);
+    if (cluster.spec.syncMode !== 'Push')
+      return (await this.#taint(cluster, readyOf(cluster.status), {}, ctx)).result;
 
     const existing = cluster.status ?? {};
     const nowMs = this.#now();
@@ -234,7 +235,7 @@ export class ClusterReconciler implements Reconciler {
       };
       const written = await this.#write(cluster, existing, status, ctx);
       // The registry's change notification requeues this cluster when it connects.
-      return this.#taint(written ?? cluster, readyOf(status), {}, ctx);
+      return (await this.#taint(written ?? cluster, readyOf(status), {}, ctx)).result;
     }
 
     let rt = this.#runtime.get(name);
@@ -253,7 +254,10 @@ export class ClusterReconciler implements Reconciler {
       };
       this.#runtime.set(name, rt);
     }
+    let latest = cluster;
     if (nowMs >= rt.nextProbeAt) {
+      // Act on the verdict we have first: a probe of a dead member takes its whole timeout.
+      latest = (await this.#taint(cluster, readyOf(existing), {}, ctx)).latest;
       await this.#probe(name, rt, ctx);
       // A transition happens when the probe's verdict is in, not when it was sent.
       now = stamp(this.#now());
@@ -288,26 +292,22 @@ export class ClusterReconciler implements Reconciler {
         ? {}
         : { resourceSummary: toResourceSummary(capacity), nodeSummary: { ...capacity.nodes } }),
     };
-    const written = await this.#write(cluster, existing, status, ctx);
-    return this.#taint(
-      written ?? cluster,
-      readyOf(status),
-      { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) },
-      ctx,
-    );
+    const written = await this.#write(latest, existing, status, ctx);
+    const next = { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) };
+    return (await this.#taint(written ?? latest, readyOf(status), next, ctx)).result;
   }
 
   /**
    * Adds or removes the not-ready taint as `ready` says (see `taints.ts`), on `cluster` as
-   * last seen (after our own status write, so its resourceVersion is current). Returns
-   * `result` with its requeue brought forward to the next taint deadline.
+   * last seen (after our own writes, so its resourceVersion is current). Returns `result` with
+   * its requeue brought forward to the next taint deadline, and the Cluster as it now is.
    */
   async #taint(
     cluster: Cluster,
     ready: Condition | undefined,
     result: Result,
     ctx: ReconcileContext,
-  ): Promise<Result> {
+  ): Promise<{ readonly result: Result; readonly latest: Cluster }> {
     const name = cluster.metadata.name as string;
     const timing = {
       gracePeriodMs: this.#o.notReadyGracePeriodMs ?? DEFAULT_NOT_READY_GRACE_MS,
@@ -317,16 +317,21 @@ export class ClusterReconciler implements Reconciler {
     let decision = notReadyTaintDecision(ready, current.spec.taints, this.#now(), timing);
     if (decision.action === 'keep') {
       const recheck = decision.recheckAfterMs;
-      if (recheck === undefined) return result;
+      if (recheck === undefined) return { result, latest: current };
       // A little late rather than early: a timer that fires early would find nothing to do.
       const at = recheck + 100;
-      return { requeueAfterMs: Math.min(result.requeueAfterMs ?? at, at) };
+      return { result: { requeueAfterMs: Math.min(result.requeueAfterMs ?? at, at) }, latest: current };
     }
     for (let attempt = 0; ; attempt++) {
       const ops = taintPatch(decision, current.spec.taints, current.metadata.resourceVersion);
-      if (ops === undefined) return result;
+      if (ops === undefined) return { result, latest: current };
       try {
-        await this.#o.hub.patch(CLUSTERS, { name }, { type: 'json', ops }, { signal: ctx.signal });
+        current = await this.#o.hub.patch<Cluster>(
+          CLUSTERS,
+          { name },
+          { type: 'json', ops },
+          { signal: ctx.signal },
+        );
         break;
       } catch (err) {
         // The `test` failed: our view of the taints is stale (the store lags our own last
@@ -334,7 +339,7 @@ export class ClusterReconciler implements Reconciler {
         if (!(err instanceof InvalidError) || attempt > 0) throw err;
         current = await this.#o.hub.get<Cluster>(CLUSTERS, { name }, { signal: ctx.signal });
         decision = notReadyTaintDecision(ready, current.spec.taints, this.#now(), timing);
-        if (decision.action === 'keep') return result;
+        if (decision.action === 'keep') return { result, latest: current };
       }
     }
     const added = decision.action === 'add';
@@ -346,7 +351,7 @@ export class ClusterReconciler implements Reconciler {
       decision.message,
     );
     this.#o.onTaintChange?.(name, added);
-    return result;
+    return { result, latest: current };
   }
 
   async #probe(name: string, rt: Runtime, ctx: ReconcileContext): Promise<void> {
