@@ -1,25 +1,27 @@
 // Cluster health → taints → failover, end to end with real faults. This file breaks members on
-// purpose (it freezes a member's kube-apiserver), so it runs its own environment (hub + 3
-// members) rather than the run's shared one, and Meridian's controllers in-process with
-// aggressive health settings (1 s probes, 3 s grace and stabilisation) so faults are noticed
-// quickly. Every fault is undone in `finally`.
+// purpose (it freezes a member's kube-apiserver with SIGSTOP: it keeps accepting connections
+// and answers nothing, like a hung or partitioned API server), so it runs its own environment
+// (hub + 3 members) rather than the run's shared one, and Meridian's controllers in-process with
+// aggressive health settings (1 s probes, 3 s grace and stabilisation) so that faults are
+// noticed quickly. Every fault is undone in `finally`.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { stringify } from 'yaml';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import { TaintKeys, type Cluster, type Taint } from '../../src/api/index.ts';
-import { runManager } from '../../src/controllers/manager.ts';
+import { stringify } from 'yaml';
+import { TaintKeys, type Cluster, type ResourceBinding, type Taint } from '../../src/api/index.ts';
 import type { ControllerSettings } from '../../src/controllers/context.ts';
+import { runManager } from '../../src/controllers/manager.ts';
 import { CLUSTERS } from '../../src/controllers/members/registry.ts';
+import { Resources } from '../../src/controllers/resources.ts';
 import { ApiClient } from '../../src/kube/api-client.ts';
 import { InformerFactory } from '../../src/kube/informer-factory.ts';
 import type { Logger } from '../../src/kube/log.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
-import { startEnvironment, type Environment } from '../../src/testenv/environment.ts';
+import { startEnvironment, type ClusterInfo, type Environment } from '../../src/testenv/environment.ts';
 import { eventually } from '../support/eventually.ts';
 import { meridian } from '../support/meridian.ts';
 
@@ -49,7 +51,7 @@ const log: Logger = {
     process.stderr.write(`[failover-test] ERROR ${m ?? ''} ${safeJson(o)}\n`);
   },
 };
-function safeJson(o: object): string {
+function safeJson(o: unknown): string {
   try {
     return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
   } catch {
@@ -59,12 +61,38 @@ function safeJson(o: object): string {
 
 let env: Environment;
 let hub: ApiClient;
-let abort: AbortController;
-let manager: Promise<unknown> | undefined;
+/** This file's own hub watches (they outlive controller restarts). */
+const watching = new AbortController();
 let clusters: StoreReader<Cluster>;
+let bindings: StoreReader<ResourceBinding>;
+let controllers: { readonly abort: AbortController; readonly done: Promise<unknown> } | undefined;
+
+/** Runs Meridian's controllers in this process (no leader election), as `meridian controllers` does. */
+function startControllers(): void {
+  const abort = new AbortController();
+  const done = runManager({
+    hub,
+    log,
+    leaderElection: false,
+    metrics: new Registry(),
+    signal: abort.signal,
+    settings: SETTINGS,
+  });
+  controllers = { abort, done };
+}
+
+/** Stops them wherever they are: in-flight reconciles are abandoned. */
+async function stopControllers(): Promise<void> {
+  const c = controllers;
+  controllers = undefined;
+  c?.abort.abort();
+  await c?.done.catch(() => {});
+}
 
 const kubectl = (cluster: string, args: string[], input?: string) =>
   env.kubectl(cluster, args, input === undefined ? { timeoutMs: 120_000 } : { input, timeoutMs: 120_000 });
+const json = async <T>(p: Promise<{ stdout: string }>): Promise<T> => JSON.parse((await p).stdout) as T;
+const yaml = (...docs: object[]) => docs.map((d) => stringify(d)).join('---\n');
 
 const readyStatus = (c: Cluster | undefined): string | undefined =>
   c?.status?.conditions?.find((x) => x.type === 'Ready')?.status;
@@ -90,8 +118,9 @@ function waitForCluster(
     const timer = setTimeout(() => {
       done.abort();
       const c = clusters.get(key);
-      reject(new Error(`timed out waiting for Cluster ${name}: ${what}; last seen ${safeJson({ spec: c?.spec, status: c?.status?.conditions })}`));
-    }, timeoutMs); // prettier-ignore
+      const seen = safeJson({ spec: c?.spec, conditions: c?.status?.conditions });
+      reject(new Error(`timed out waiting for Cluster ${name}: ${what}; last seen ${seen}`));
+    }, timeoutMs);
     clusters.subscribe((c) => {
       if (c.key === key) check();
     }, done.signal);
@@ -104,33 +133,25 @@ async function eventsAbout(
   name: string,
   namespace = 'default',
 ): Promise<Array<{ reason: string; note: string }>> {
-  const out = await kubectl('hub', ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']);
-  const list = JSON.parse(out.stdout) as {
+  const list = await json<{
     items: Array<{ reason?: string; note?: string; regarding?: { name?: string } }>;
-  };
+  }>(kubectl('hub', ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']));
   return list.items
     .filter((e) => e.regarding?.name === name)
     .map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
 }
 
-const json = async <T>(p: Promise<{ stdout: string }>): Promise<T> => JSON.parse((await p).stdout) as T;
-const yaml = (...docs: object[]) => docs.map((d) => stringify(d)).join('---\n');
-
-type Deployment = {
-  spec: { replicas: number };
-  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number };
-};
-type Binding = {
-  spec: {
-    clusters?: Array<{ name: string; replicas: number }>;
-    gracefulEvictionTasks?: Array<{ fromCluster: string; replicas?: number; purgeMode: string }>;
-  };
-};
-
-/** A member's copy of a Deployment: undefined when it has none. */
-async function memberDeployment(member: string, ns: string, name: string): Promise<Deployment | undefined> {
-  const r = await kubectl(member, ['get', 'deployment', name, '-n', ns, '-o', 'json', '--ignore-not-found']);
-  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Deployment);
+async function expectEvent(name: string, namespace: string, reason: string, note: RegExp): Promise<void> {
+  await eventually(
+    async () => {
+      const ev = await eventsAbout(name, namespace);
+      assert.ok(
+        ev.some((e) => e.reason === reason && note.test(e.note)),
+        `${reason} ${note} on ${name}: ${safeJson(ev)}`,
+      );
+    },
+    { timeoutMs: WAIT_MS },
+  );
 }
 
 /** A loopback port nothing listens on: bind one, then close it. */
@@ -143,6 +164,173 @@ function closedPort(): Promise<number> {
   });
 }
 
+/** Freezes a member's kube-apiserver (SIGSTOP) until the returned function thaws it. */
+function freeze(member: ClusterInfo): () => void {
+  const apiserver = env.processes().find((p) => p.name === `${member.name}/kube-apiserver`);
+  assert.ok(apiserver, `${member.name}'s kube-apiserver process`);
+  process.kill(apiserver.pid, 'SIGSTOP');
+  let thawed = false;
+  return () => {
+    if (thawed) return;
+    thawed = true;
+    process.kill(apiserver.pid, 'SIGCONT');
+  };
+}
+
+type Deployment = {
+  spec: { replicas: number };
+  status?: { replicas?: number; readyReplicas?: number };
+};
+
+/** A member's copy of a Deployment: undefined when it has none. */
+async function memberDeployment(member: string, ns: string, name: string): Promise<Deployment | undefined> {
+  const r = await kubectl(member, ['get', 'deployment', name, '-n', ns, '-o', 'json', '--ignore-not-found']);
+  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Deployment);
+}
+
+/**
+ * A Deployment `web` of 6 replicas in a fresh namespace, divided with equal weights over this
+ * file's 3 members, graceful eviction with a long grace period; resolves once the hub shows it
+ * Ready on all three (2 + 2 + 2).
+ */
+async function deployWeb(prefix: string): Promise<{ ns: string; binding: string; work: string }> {
+  const ns = `${prefix}-${run}`;
+  await kubectl('hub', ['create', 'namespace', ns]);
+  const container = {
+    name: 'app',
+    image: 'nginx:1.27',
+    resources: { requests: { cpu: '100m', memory: '64Mi' } },
+  };
+  await kubectl(
+    'hub',
+    ['apply', '-f', '-'],
+    yaml(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: ns, labels: { app: 'web' } },
+        spec: {
+          replicas: 6,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [container] } },
+        },
+      },
+      {
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'PropagationPolicy',
+        metadata: { name: 'web', namespace: ns },
+        spec: {
+          resourceSelectors: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }],
+          placement: {
+            clusterAffinity: { labelSelector: { matchLabels: { 'meridian.dev/test-run': run } } },
+            replicaScheduling: { replicaSchedulingType: 'Divided', replicaDivisionPreference: 'Weighted' },
+          },
+          failover: { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
+        },
+      },
+    ),
+  );
+  const binding = 'web-deployment';
+  await eventually(
+    async () => {
+      const b = bindings.get(objectKey(ns, binding));
+      assert.deepEqual(
+        b?.spec.clusters?.map((c) => c.replicas),
+        [2, 2, 2],
+      );
+      assert.equal((await hubDeployment(ns)).status?.readyReplicas, 6);
+    },
+    { timeoutMs: WAIT_MS },
+  );
+  return { ns, binding, work: `rb.${ns}.${binding}` };
+}
+
+const hubDeployment = (ns: string) =>
+  json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
+
+/**
+ * With `lost` frozen: the binding places 3 + 3 on the others and they run them Ready; the hub
+ * shows 6 ready out of 6 (the lost copy is not counted); graceful eviction has ended and the
+ * lost cluster's Work is being deleted, waiting for the member to answer.
+ */
+async function expectFailedOver(lost: ClusterInfo, ns: string, binding: string, work: string): Promise<void> {
+  const rest = env.members.filter((m) => m !== lost);
+  await eventually(
+    async () => {
+      const b = bindings.get(objectKey(ns, binding));
+      assert.deepEqual(
+        b?.spec.clusters,
+        rest.map((m) => ({ name: m.name, replicas: 3 })).sort((x, y) => (x.name < y.name ? -1 : 1)),
+      );
+      for (const m of rest) {
+        const d = await memberDeployment(m.name, ns, 'web');
+        assert.equal(d?.spec.replicas, 3, m.name);
+        assert.equal(d?.status?.readyReplicas, 3, m.name);
+      }
+      const d = await hubDeployment(ns);
+      assert.equal(d.status?.readyReplicas, 6, 'ready replicas summed over the targets');
+      assert.equal(d.status?.replicas, 6, 'the lost copy is not counted: nothing duplicated');
+      assert.deepEqual(b?.spec.gracefulEvictionTasks ?? [], [], 'graceful eviction ended');
+      const w = await json<{ metadata: { deletionTimestamp?: string } }>(
+        kubectl('hub', ['get', 'work', work, '-n', `meridian-cluster-${lost.name}`, '-o', 'json']),
+      );
+      assert.ok(w.metadata.deletionTimestamp, 'the lost Work is being deleted, waiting for the member');
+    },
+    { timeoutMs: WAIT_MS },
+  );
+  await expectEvent(
+    binding,
+    ns,
+    'ClusterEvicted',
+    new RegExp(`evicted from ${lost.name} .*not-ready:NoExecute`),
+  );
+  await expectEvent(binding, ns, 'GracefulEvictionEnded', /the clusters replacing it are healthy/);
+}
+
+/** After `lost` is back: untainted, its stale copy and Work gone, the placement still 3 + 3. */
+async function expectRecovered(lost: ClusterInfo, ns: string, binding: string, work: string): Promise<void> {
+  await waitForCluster(
+    lost.name,
+    'Ready and untainted',
+    (c) => readyStatus(c) === 'True' && !notReadyTaint(c),
+  );
+  await eventually(
+    async () => {
+      assert.equal(await memberDeployment(lost.name, ns, 'web'), undefined, 'stale Deployment removed');
+      const pods = await json<{ items: unknown[] }>(
+        kubectl(lost.name, ['get', 'pods', '-n', ns, '-l', 'app=web', '-o', 'json']),
+      );
+      assert.equal(pods.items.length, 0, 'its pods are gone too');
+      const left = await kubectl('hub', ['get', 'work', work, '-n', `meridian-cluster-${lost.name}`, '--ignore-not-found', '-o', 'name']); // prettier-ignore
+      assert.equal(left.stdout.trim(), '', 'the Work is gone');
+    },
+    { timeoutMs: WAIT_MS },
+  );
+  const b = bindings.get(objectKey(ns, binding));
+  assert.deepEqual(
+    b?.spec.clusters?.map((c) => c.name),
+    env.members
+      .filter((m) => m !== lost)
+      .map((m) => m.name)
+      .sort(),
+  );
+  const d = await hubDeployment(ns);
+  assert.equal(d.status?.readyReplicas, 6);
+  assert.equal(d.status?.replicas, 6);
+}
+
+/** Runs a test body; on failure prints the controllers' recent log first. */
+function logged(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (err) {
+      process.stderr.write(`[failover-test] controller log tail:\n${lines.slice(-400).join('\n')}\n`);
+      throw err;
+    }
+  };
+}
+
 before(async () => {
   env = await startEnvironment({ log: (m) => process.stderr.write(`[failover-test env] ${m}\n`) });
   const kc = new KubeConfig();
@@ -152,45 +340,27 @@ before(async () => {
     const r = await meridian(['join', m.name, '--kubeconfig', m.kubeconfig, '--hub-kubeconfig', env.hub.kubeconfig, '--labels', `meridian.dev/test-run=${run}`]); // prettier-ignore
     assert.equal(r.code, 0, `join ${m.name}: ${r.stderr}`);
   }
-  abort = new AbortController();
-  manager = runManager({
-    hub,
-    log,
-    leaderElection: false,
-    metrics: new Registry(),
-    signal: abort.signal,
-    settings: SETTINGS,
-  });
-  const informers = new InformerFactory(hub, abort.signal, log);
+  startControllers();
+  const informers = new InformerFactory(hub, watching.signal, log);
   clusters = informers.informer<Cluster>(CLUSTERS);
+  bindings = informers.informer<ResourceBinding>(Resources.ResourceBinding);
   await Promise.all(
     env.members.map((m) => waitForCluster(m.name, 'Ready', (c) => readyStatus(c) === 'True')),
   );
 });
 
-/** Runs a test body; on failure prints the controllers' recent log first. */
-async function logged(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (err) {
-    process.stderr.write(`[failover-test] controller log tail:\n${lines.slice(-400).join('\n')}\n`);
-    throw err;
-  }
-}
-
 after(async () => {
-  abort?.abort();
-  await manager?.catch(() => {});
+  await stopControllers();
+  watching.abort();
   await hub?.close();
   await env?.stop();
-  if (process.exitCode)
-    process.stderr.write(`[failover-test] controller log tail:\n${lines.slice(-300).join('\n')}\n`);
 });
 
 describe('cluster health → taints', () => {
-  test('a cluster not Ready for the grace period is tainted not-ready:NoExecute, and untainted once Ready for the stabilisation period; other taints are kept', () =>
+  test(
+    'a cluster not Ready for the grace period is tainted not-ready:NoExecute, and untainted once Ready for the stabilisation period; other taints are kept',
     logged(async () => {
-      const m = env.members[2]!;
+      const m = env.members[2] as ClusterInfo;
       const name = `flaky-${run}`;
       const r = await meridian([
         'join',
@@ -207,153 +377,97 @@ describe('cluster health → taints', () => {
         await waitForCluster(name, 'Ready', (c) => readyStatus(c) === 'True');
 
         const port = await closedPort();
-        await hub.patch(CLUSTERS, { name }, { type: 'merge', patch: { spec: { apiEndpoint: `https://127.0.0.1:${port}` } } }); // prettier-ignore
-        const tainted = (await waitForCluster(name, 'tainted not-ready:NoExecute', (c) => notReadyTaint(c) !== undefined))!; // prettier-ignore
+        const unreachable = { spec: { apiEndpoint: `https://127.0.0.1:${port}` } };
+        await hub.patch(CLUSTERS, { name }, { type: 'merge', patch: unreachable });
+        const tainted = (await waitForCluster(
+          name,
+          'tainted',
+          (c) => notReadyTaint(c) !== undefined,
+        )) as Cluster;
         assert.equal(readyStatus(tainted), 'False');
-        const ready = tainted.status!.conditions!.find((x) => x.type === 'Ready')!;
-        assert.equal(ready.reason, 'Unreachable');
-        const taint = notReadyTaint(tainted)!;
-        const waited = Date.parse(taint.timeAdded!) - Date.parse(ready.lastTransitionTime);
-        assert.ok(
-          waited >= SETTINGS.notReadyGracePeriodMs! - 1_000,
-          `tainted ${waited} ms after Ready turned False`,
-        );
+        const ready = tainted.status?.conditions?.find((x) => x.type === 'Ready');
+        assert.equal(ready?.reason, 'Unreachable');
+        const taint = notReadyTaint(tainted) as Taint;
+        const waited = Date.parse(taint.timeAdded ?? '') - Date.parse(ready?.lastTransitionTime ?? '');
+        // Both stamps have second precision.
+        assert.ok(waited >= (SETTINGS.notReadyGracePeriodMs ?? 0) - 1_000, `tainted ${waited} ms after Ready turned False`); // prettier-ignore
         assert.deepEqual(
           tainted.spec.taints?.find((t) => t.key === 'maintenance'),
           maintenance,
           'user taint kept',
         );
-        await eventually(async () => {
-        const ev = await eventsAbout(name);
-        assert.ok(ev.some((e) => e.reason === 'ClusterTainted' && /not Ready for/.test(e.note)), safeJson(ev));
-      }, { timeoutMs: WAIT_MS }); // prettier-ignore
+        await expectEvent(name, 'default', 'ClusterTainted', /not Ready for/);
 
         // Back: Ready at once, but the taint stays for the stabilisation period.
         let sawReadyAndTainted = false;
         const seen = new AbortController();
         clusters.subscribe((c) => {
-          if (
-            c.key === objectKey(undefined, name) &&
-            readyStatus(c.object) === 'True' &&
-            notReadyTaint(c.object)
-          )
-            sawReadyAndTainted = true;
+          const k = c.key === objectKey(undefined, name);
+          if (k && readyStatus(c.object) === 'True' && notReadyTaint(c.object)) sawReadyAndTainted = true;
         }, seen.signal);
         await hub.patch(CLUSTERS, { name }, { type: 'merge', patch: { spec: { apiEndpoint: m.server } } });
-        const untainted = (await waitForCluster(name, 'Ready and untainted', (c) => readyStatus(c) === 'True' && notReadyTaint(c) === undefined))!; // prettier-ignore
+        const untainted = (await waitForCluster(name, 'Ready and untainted', (c) => readyStatus(c) === 'True' && !notReadyTaint(c))) as Cluster; // prettier-ignore
         seen.abort();
         assert.ok(sawReadyAndTainted, 'the taint outlived the return to Ready (stabilisation period)');
         assert.deepEqual(untainted.spec.taints, [maintenance], 'only our taint was removed');
-        await eventually(async () => {
-        const ev = await eventsAbout(name);
-        assert.ok(ev.some((e) => e.reason === 'ClusterUntainted' && /Ready again for/.test(e.note)), safeJson(ev));
-      }, { timeoutMs: WAIT_MS }); // prettier-ignore
+        await expectEvent(name, 'default', 'ClusterUntainted', /Ready again for/);
       } finally {
         await hub.delete(CLUSTERS, { name }).catch(() => {});
         await waitForCluster(name, 'deleted', (c) => c === undefined).catch(() => {});
       }
-    }));
+    }),
+  );
 });
 
 describe('failover', () => {
-  test('a member whose kube-apiserver stops: its replicas move to the other clusters once, the hub counts them once, and its stale copy is removed when it returns', () =>
+  test(
+    'a member whose kube-apiserver stops: its replicas move to the other clusters once, the hub counts them once, and its stale copy is removed when it returns',
     logged(async () => {
-      const [lost, ...rest] = env.members as [(typeof env.members)[0], ...typeof env.members];
-      const ns = `fo-${run}`;
-      const binding = `web-deployment`;
-      const work = `rb.${ns}.${binding}`;
-      await kubectl('hub', ['create', 'namespace', ns]);
-      await kubectl(
-      'hub',
-      ['apply', '-f', '-'],
-      yaml(
-        {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: 'web', namespace: ns, labels: { app: 'web' } },
-          spec: {
-            replicas: 6,
-            selector: { matchLabels: { app: 'web' } },
-            template: {
-              metadata: { labels: { app: 'web' } },
-              spec: { containers: [{ name: 'app', image: 'nginx:1.27', resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
-            },
-          },
-        },
-        {
-          apiVersion: 'meridian.dev/v1alpha1',
-          kind: 'PropagationPolicy',
-          metadata: { name: 'web', namespace: ns },
-          spec: {
-            resourceSelectors: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }],
-            placement: {
-              clusterAffinity: { labelSelector: { matchLabels: { 'meridian.dev/test-run': run } } },
-              replicaScheduling: { replicaSchedulingType: 'Divided', replicaDivisionPreference: 'Weighted' },
-            },
-            failover: { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
-          },
-        },
-      ),
-    ); // prettier-ignore
-      const hubDeployment = () =>
-        json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
-      const getBinding = () =>
-        json<Binding>(kubectl('hub', ['get', 'resourcebinding', binding, '-n', ns, '-o', 'json']));
-      await eventually(async () => {
-      const b = await getBinding();
-      assert.deepEqual(b.spec.clusters?.map((c) => c.replicas), [2, 2, 2]);
-      const d = await hubDeployment();
-      assert.equal(d.status?.readyReplicas, 6);
-    }, { timeoutMs: WAIT_MS }); // prettier-ignore
-
-      const apiserver = env.processes().find((p) => p.name === `${lost.name}/kube-apiserver`);
-      assert.ok(apiserver, `${lost.name}'s kube-apiserver process`);
-      process.kill(apiserver.pid, 'SIGSTOP');
+      const lost = env.members[0] as ClusterInfo;
+      const { ns, binding, work } = await deployWeb('fo');
+      const thaw = freeze(lost);
       try {
-        await waitForCluster(lost.name, 'not Ready and tainted', (c) => readyStatus(c) !== 'True' && notReadyTaint(c) !== undefined); // prettier-ignore
-
-        // Its 2 replicas go to the other two clusters (3 + 3), and only there.
-        await eventually(async () => {
-        const b = await getBinding();
-        assert.deepEqual(b.spec.clusters, rest.map((m) => ({ name: m.name, replicas: 3 })).sort((x, y) => (x.name < y.name ? -1 : 1))); // prettier-ignore
-        for (const m of rest) {
-          const d = await memberDeployment(m.name, ns, 'web');
-          assert.equal(d?.spec.replicas, 3, m.name);
-          assert.equal(d?.status?.readyReplicas, 3, m.name);
-        }
-        const d = await hubDeployment();
-        assert.equal(d.status?.readyReplicas, 6, 'ready replicas summed over the targets');
-        assert.equal(d.status?.replicas, 6, 'the lost copy is not counted: nothing duplicated');
-      }, { timeoutMs: WAIT_MS }); // prettier-ignore
-
-        // The replacement is healthy: graceful eviction ends and the lost cluster's Work is
-        // deleted, waiting (finalizer) for the member to answer so its objects can go.
-        await eventually(async () => {
-        const b = await getBinding();
-        assert.deepEqual(b.spec.gracefulEvictionTasks ?? [], []);
-        const w = await json<{ metadata: { deletionTimestamp?: string } }>(kubectl('hub', ['get', 'work', work, '-n', `meridian-cluster-${lost.name}`, '-o', 'json'])); // prettier-ignore
-        assert.ok(w.metadata.deletionTimestamp, 'the lost Work is being deleted');
-      }, { timeoutMs: WAIT_MS }); // prettier-ignore
-        const events = await eventsAbout(binding, ns);
-        assert.ok(events.some((e) => e.reason === 'ClusterEvicted' && e.note.includes(`evicted from ${lost.name}`) && e.note.includes('not-ready:NoExecute')), safeJson(events)); // prettier-ignore
-        assert.ok(events.some((e) => e.reason === 'GracefulEvictionEnded' && /replacing it are healthy/.test(e.note)), safeJson(events)); // prettier-ignore
+        await waitForCluster(lost.name, 'not Ready and tainted', (c) => readyStatus(c) !== 'True' && !!notReadyTaint(c)); // prettier-ignore
+        await expectFailedOver(lost, ns, binding, work);
       } finally {
-        process.kill(apiserver.pid, 'SIGCONT');
+        thaw();
       }
+      await expectRecovered(lost, ns, binding, work);
+    }),
+  );
 
-      // Back: the stale copy is removed from the member; the placement stays on the other two.
-      await waitForCluster(lost.name, 'Ready and untainted', (c) => readyStatus(c) === 'True' && notReadyTaint(c) === undefined); // prettier-ignore
-      await eventually(async () => {
-      assert.equal(await memberDeployment(lost.name, ns, 'web'), undefined, 'stale Deployment removed');
-      const pods = await json<{ items: unknown[] }>(kubectl(lost.name, ['get', 'pods', '-n', ns, '-l', 'app=web', '-o', 'json'])); // prettier-ignore
-      assert.equal(pods.items.length, 0, 'its pods are gone too');
-      const works = await kubectl('hub', ['get', 'work', work, '-n', `meridian-cluster-${lost.name}`, '--ignore-not-found', '-o', 'name']); // prettier-ignore
-      assert.equal(works.stdout.trim(), '', 'the Work is gone');
-    }, { timeoutMs: WAIT_MS }); // prettier-ignore
-      const b = await getBinding();
-      assert.deepEqual(b.spec.clusters?.map((c) => c.name), rest.map((m) => m.name).sort()); // prettier-ignore
-      const d = await hubDeployment();
-      assert.equal(d.status?.readyReplicas, 6);
-      assert.equal(d.status?.replicas, 6);
-    }));
+  test(
+    'the controllers are stopped mid-failover and started again: the failover completes, nothing lost or duplicated',
+    logged(async () => {
+      const lost = env.members[1] as ClusterInfo;
+      const { ns, binding, work } = await deployWeb('fo-restart');
+      // Stop the controllers the moment the binding records its graceful eviction: the old copy
+      // is kept, the replacement is not Ready yet, nothing has been cleaned up.
+      let sawTask = false;
+      const stopped = new Promise<void>((resolve) => {
+        const done = new AbortController();
+        bindings.subscribe((c) => {
+          if (c.key !== objectKey(ns, binding) || !c.object.spec.gracefulEvictionTasks?.length) return;
+          sawTask = true;
+          done.abort();
+          resolve(stopControllers());
+        }, done.signal);
+      });
+      const thaw = freeze(lost);
+      try {
+        await stopped;
+        assert.ok(sawTask);
+        const b = bindings.get(objectKey(ns, binding));
+        assert.deepEqual(
+          b?.spec.gracefulEvictionTasks?.map((t) => [t.fromCluster, t.replicas, t.purgeMode]),
+          [[lost.name, 2, 'Graciously']],
+        );
+        startControllers();
+        await expectFailedOver(lost, ns, binding, work);
+      } finally {
+        thaw();
+      }
+      await expectRecovered(lost, ns, binding, work);
+    }),
+  );
 });
