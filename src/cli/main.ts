@@ -3,7 +3,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runDemo } from './demo.ts';
 import { registerClusters } from './clusters.ts';
+import { registerAgent } from './agent.ts';
 import { registerControllers } from './controllers.ts';
+import { registerGateway } from './gateway.ts';
 import { registerDescribe } from './describe.ts';
 import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
@@ -55,4 +57,6 @@ registerGet(program);
 registerDescribe(program);
 registerKubeconfig(program);
 registerControllers(program);
+registerGateway(program);
+registerAgent(program);
 await program.parseAsync();
