@@ -179,7 +179,12 @@ async function gatewayGet(
   });
 }
 
-before(async () => {
+/**
+ * Setup, run by the suite's own `before`: root-level `before` hooks do not wait for one
+ * another (node:test), so a root-level setup would race `useEnvironment()`'s start of a
+ * private environment when this file runs on its own.
+ */
+async function setUp(): Promise<void> {
   const e = env.get();
   dir = await mkdtemp(join(tmpdir(), 'meridian-tunnel-e2e-'));
   const ca = { certPath: e.hub.caPath, keyPath: join(e.hub.dir, 'pki', 'ca.key') };
@@ -214,7 +219,7 @@ before(async () => {
   gateway = await startGatewayOn(0);
   for (const m of e.members) agents.set(m.name, await newAgent(m.name));
   await Promise.all([...agents.keys()].map((c) => gateway!.agents.connected(c, AbortSignal.timeout(60_000))));
-});
+}
 
 /** Starts one more agent for `cluster` (its own connection pool to the member). */
 async function newAgent(cluster: string, extra: { proxy?: string } = {}): Promise<RunningAgent> {
@@ -235,14 +240,17 @@ async function newAgent(cluster: string, extra: { proxy?: string } = {}): Promis
   return agent;
 }
 
-after(async () => {
+async function tearDown(): Promise<void> {
   await Promise.all(allAgents.map((a) => a.stop()));
   await gateway?.close();
   for (const t of targets) t.close();
   if (dir) await rm(dir, { recursive: true, force: true });
-});
+}
 
 describe('cluster proxy through agent tunnels', () => {
+  before(setUp);
+  after(tearDown);
+
   test('get: every member answers through the gateway with its own objects', async () => {
     const e = env.get();
     for (const m of e.members) {
