@@ -19,5 +19,11 @@ phase "typecheck" tsc --noEmit -p .
 phase "lint" eslint .
 phase "format" prettier --check --log-level warn .
 phase "kubernetes binaries" bash scripts/k8s-binaries.sh
+# Each kube-apiserver holds ~6 inotify instances and kwok's `logs -f` needs more; the
+# kernel default (128 per user) runs out when suites start their own environments.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 1024)" -lt 1024 ]; then
+  sysctl -qw fs.inotify.max_user_instances=1024 2>/dev/null ||
+    echo "note: fs.inotify.max_user_instances is below 1024 and cannot be raised here; kwok log streaming may fail" >&2
+fi
 phase "tests" node --test --test-global-setup=test/global-setup.ts --test-concurrency=1 --test-timeout=600000 \
   "src/**/*.test.ts" "test/**/*.test.ts"
