@@ -613,12 +613,16 @@ try {
     `environment: ${env.members.map((m, i) => `${m.name} ${members[i]?.nodes}×${members[i]?.nodePods} pods`).join(', ')}`,
   );
   const results: SystemResult[] = [];
+  const failures: string[] = [];
   for (const [name, start] of starts) {
-    const peerOpts: PeerOptions = { nodeArgs, args: controllerArgs, outDir, log };
-    current = await start(env, peerOpts);
+    // One system failing (to start, or mid-run) does not cost the others their results.
     try {
-      const r = await runSystem(env, current);
-      results.push(r);
+      const peerOpts: PeerOptions = { nodeArgs, args: controllerArgs, outDir, log };
+      current = await start(env, peerOpts);
+      results.push(await runSystem(env, current));
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      log(`${name}: failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     } finally {
       const peer = current;
       current = undefined;
@@ -629,7 +633,9 @@ try {
   console.log(HEADER);
   for (const r of results) console.log(markdownRow(r));
   for (const r of results) for (const n of r.notes) console.log(`- ${r.system}: ${n}`);
-  writeFileSync(join(outDir, 'summary.json'), JSON.stringify(results, null, 2));
+  for (const f of failures) console.log(`- failed: ${f.split('\n')[0]}`);
+  writeFileSync(join(outDir, 'summary.json'), JSON.stringify({ results, failures }, null, 2));
+  if (failures.length > 0) process.exitCode = 1;
 } finally {
   if (!exiting) {
     exiting = true;
