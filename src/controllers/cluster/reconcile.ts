@@ -16,6 +16,7 @@
  * restart the first reconcile probes again. Entries are dropped when the Cluster is gone or its
  * connection is replaced, so memory is bounded by the number of Clusters.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   API_VERSION,
   ConditionTypes,
@@ -256,9 +257,22 @@ export class ClusterReconciler implements Reconciler {
     }
     let latest = cluster;
     if (nowMs >= rt.nextProbeAt) {
-      // Act on the verdict we have first: a probe of a dead member takes its whole timeout.
-      latest = (await this.#taint(cluster, readyOf(existing), {}, ctx)).latest;
-      await this.#probe(name, rt, ctx);
+      // Act on the verdict we have first, and on time: a probe of a dead member takes its whole
+      // timeout, during which the taint may fall due.
+      const before = await this.#taint(cluster, readyOf(existing), {}, ctx);
+      latest = before.latest;
+      const probing = this.#probe(name, rt, ctx);
+      const due = before.result.requeueAfterMs;
+      if (due !== undefined) {
+        const stop = new AbortController();
+        const first = await Promise.race([
+          probing.then(() => 'probe' as const),
+          sleep(due, 'taint' as const, { signal: AbortSignal.any([ctx.signal, stop.signal]) }),
+        ]);
+        stop.abort();
+        if (first === 'taint') latest = (await this.#taint(latest, readyOf(existing), {}, ctx)).latest;
+      }
+      await probing;
       // A transition happens when the probe's verdict is in, not when it was sent.
       now = stamp(this.#now());
     }
