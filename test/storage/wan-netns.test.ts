@@ -16,6 +16,7 @@ import {
   type ReplicaSpec,
 } from '../../src/storage/volume/replicated-volume.ts';
 import { ReplicaClient } from '../../src/storage/volume/replica-client.ts';
+import { eventually } from '../support/eventually.ts';
 import { DelayRelay } from './delay-relay.ts';
 import { Cleanup, MiB, tempDir } from './harness.ts';
 import { createSite, netnsUnavailable, spawnNodeInSite } from './netns.ts';
@@ -138,10 +139,17 @@ test(
         assert.ok(ms >= region * 0.9, `${what} ${ms.toFixed(1)} ms waits for the region (durability 2)`);
         assert.ok(ms < far * 0.9, `${what} ${ms.toFixed(1)} ms does not wait for the far site`);
       }
-      const est = Object.fromEntries(v.status().replicas.map((r) => [r.nodeId, r.ewmaMs ?? NaN]));
-      assert.ok(
-        (est['near'] ?? NaN) < (est['region'] ?? NaN) && (est['region'] ?? NaN) < (est['far'] ?? NaN),
-        `latency estimates order the sites: ${JSON.stringify(est)}`,
+      // The far site's acks (300 ms round trip) may still be in flight: nothing above waits
+      // for them, so its estimate exists only once one has come back.
+      await eventually(
+        async () => {
+          const est = Object.fromEntries(v.status().replicas.map((r) => [r.nodeId, r.ewmaMs ?? NaN]));
+          assert.ok(
+            (est['near'] ?? NaN) < (est['region'] ?? NaN) && (est['region'] ?? NaN) < (est['far'] ?? NaN),
+            `latency estimates order the sites: ${JSON.stringify(est)}`,
+          );
+        },
+        { timeoutMs: 5_000, intervalMs: 50 },
       );
 
       // quorum: a plain write needs two sites, so it takes the region's round trip.
