@@ -18,6 +18,7 @@
  *   of ready keys (workers drain already-queued keys unless they stop themselves).
  */
 import { systemClock, type Clock, type Timer } from './clock.ts';
+import { TokenBucket } from './token-bucket.ts';
 
 export interface WorkQueueMetrics {
   /** Queue depth (ready keys) after every change. */
@@ -39,32 +40,6 @@ export interface WorkQueueOptions {
   readonly burst?: number;
   readonly clock?: Clock;
   readonly metrics?: WorkQueueMetrics;
-}
-
-/** A token bucket that hands out reservations: the delay until the caller's token exists. */
-class TokenBucket {
-  #tokens: number;
-  #last: number;
-  readonly #qps: number;
-  readonly #burst: number;
-  readonly #clock: Clock;
-
-  constructor(qps: number, burst: number, clock: Clock) {
-    this.#qps = qps;
-    this.#burst = burst;
-    this.#tokens = burst;
-    this.#clock = clock;
-    this.#last = clock.now();
-  }
-
-  reserve(): number {
-    const now = this.#clock.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#qps);
-    this.#last = now;
-    this.#tokens -= 1;
-    // Negative tokens are reservations already promised to earlier callers.
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.#qps) * 1000;
-  }
 }
 
 interface Waiting<T> {
