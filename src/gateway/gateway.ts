@@ -31,6 +31,12 @@ export interface GatewayOptions {
   readonly log?: Logger;
   /** Called once per proxied request when it ends. Default: an `info` log line. */
   readonly audit?: (r: AuditRecord) => void;
+  /**
+   * Serves the dashboard (`/dashboard/…`, see src/dashboard): called first for every plain
+   * request with the caller's verified client-certificate identity, if any; returns whether
+   * it answered.
+   */
+  readonly dashboard?: (req: IncomingMessage, res: ServerResponse, caller: Identity | undefined) => boolean;
 }
 
 export interface Gateway {
@@ -117,6 +123,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (opts.dashboard?.(req, res, caller(req))) return;
     const r = route(req);
     if (r?.kind === 'healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
