@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -73,9 +73,39 @@ export interface StartOptions {
   readonly log?: (message: string) => void;
   /** etcd fsync; off by default for throwaway environments (faster), on when `dir` is given. */
   readonly fsync?: boolean;
+  /**
+   * Default true. False starts only etcd and the members (for `meridian dev clusters`, whose
+   * members join a hub started elsewhere); `hub` is then `undefined`.
+   */
+  readonly hub?: boolean;
+}
+
+/** A kept environment's ports, reused on restart so kubeconfigs and joined Clusters stay valid. */
+const PORTS_FILE = 'ports.json';
+
+/** `count` ports: those recorded in `dir` when it holds as many, else free ones (then recorded). */
+async function environmentPorts(dir: string, count: number, keep: boolean): Promise<number[]> {
+  const file = join(dir, PORTS_FILE);
+  if (keep) {
+    const saved = await readFile(file, 'utf8').then(
+      (t) => JSON.parse(t) as unknown,
+      () => undefined,
+    );
+    if (Array.isArray(saved) && saved.length === count && saved.every((p) => Number.isInteger(p)))
+      return saved as number[];
+  }
+  const ports = await freePorts(count);
+  if (keep) await writeFile(file, JSON.stringify(ports));
+  return ports;
 }
 
 export const HUB_NAME = 'hub';
+
+/** An environment started with `hub: false`: etcd and members only. */
+export interface MembersEnvironment extends Omit<Environment, 'hub' | 'info'> {
+  readonly hub: undefined;
+  info(): Omit<EnvironmentInfo, 'hub'>;
+}
 
 /**
  * Starts a real local fleet on 127.0.0.1: one hub (etcd + kube-apiserver + a controller
@@ -87,7 +117,9 @@ export const HUB_NAME = 'hub';
  * ServiceAccount exists (so Deployments schedule at once). On any startup failure everything
  * started so far is stopped before the error is thrown.
  */
-export async function startEnvironment(opts: StartOptions = {}): Promise<Environment> {
+export async function startEnvironment(opts: StartOptions & { hub: false }): Promise<MembersEnvironment>;
+export async function startEnvironment(opts?: StartOptions): Promise<Environment>;
+export async function startEnvironment(opts: StartOptions = {}): Promise<Environment | MembersEnvironment> {
   const log = opts.log ?? (() => {});
   const t0 = performance.now();
   const timings: Record<string, number> = {};
@@ -113,11 +145,14 @@ export async function startEnvironment(opts: StartOptions = {}): Promise<Environ
   };
 
   try {
-    const [etcdClient, etcdPeer, hubPort, hubKcmPort, ...memberPorts] = (await freePorts(
+    const withHub = opts.hub !== false;
+    const [etcdClient, etcdPeer, hubPort, hubKcmPort, ...memberPorts] = (await environmentPorts(
+      dir,
       4 + 4 * specs.length,
+      !temporary,
     )) as [number, number, number, number, ...number[]];
     const tPki = performance.now();
-    const clusterNames = [HUB_NAME, ...specs.map((s) => s.name)];
+    const clusterNames = [...(withHub ? [HUB_NAME] : []), ...specs.map((s) => s.name)];
     const [etcdProc, pkis] = await Promise.all([
       (async () => {
         const etcdDir = join(dir, 'etcd');
@@ -187,7 +222,8 @@ export async function startEnvironment(opts: StartOptions = {}): Promise<Environ
 
     const tClusters = performance.now();
     const hubPki = pkis[0] as ClusterPki;
-    const hubStart = (async (): Promise<ClusterInfo> => {
+    const hubStart = (async (): Promise<ClusterInfo | undefined> => {
+      if (!withHub) return undefined;
       const c = await startCluster(HUB_NAME, hubPki, hubPort);
       const t = performance.now();
       await startControllerManager(sup, bin, join(c.dir, 'logs'), {
@@ -203,7 +239,7 @@ export async function startEnvironment(opts: StartOptions = {}): Promise<Environ
     })();
 
     const memberStarts = specs.map(async (spec, i): Promise<ClusterInfo> => {
-      const pki = pkis[i + 1] as ClusterPki;
+      const pki = pkis[i + (withHub ? 1 : 0)] as ClusterPki;
       const [apiPort, kcmPort, schedPort, kwokPort] = memberPorts.slice(4 * i, 4 * i + 4) as [
         number,
         number,
@@ -268,9 +304,12 @@ export async function startEnvironment(opts: StartOptions = {}): Promise<Environ
 
     const [hub, ...members] = await Promise.all([hubStart, ...memberStarts]);
     mark('total', t0);
-    log(`environment up in ${timings.total} ms (hub + ${members.length} members) at ${dir}`);
+    log(
+      `environment up in ${timings.total} ms (${withHub ? 'hub + ' : ''}${members.length} members) at ${dir}`,
+    );
 
-    const all = [hub as ClusterInfo, ...members];
+    const all = [...(hub ? [hub] : []), ...members];
+    // `hub` is undefined only for `hub: false`, whose overload types it so.
     const info = (): EnvironmentInfo => ({ dir, binDir: bin, hub: hub as ClusterInfo, members, timings });
     const cluster = (name: string) => {
       const c = all.find((x) => x.name === name);
