@@ -5,7 +5,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiClient } from '../kube/api-client.ts';
 import { runManager } from '../controllers/manager.ts';
 import type { ControllerSettings } from '../controllers/context.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration, parsePositive } from './duration.ts';
 import { reportErrors } from './exit-codes.ts';
 import { loadHubKubeConfig } from './hub-kubeconfig.ts';
 
@@ -19,6 +19,8 @@ interface Options {
   notReadyGracePeriod?: number;
   readyStabilization?: number;
   evictionTimeout?: number;
+  kubeApiQps: number;
+  kubeApiBurst: number;
 }
 
 function settingsOf(opts: Options): ControllerSettings {
@@ -61,11 +63,22 @@ export function registerControllers(program: Command): void {
       'how long an evicted copy waits for its replacement to be healthy, unless the policy says (default 10m)',
       parseDuration,
     )
+    .option(
+      '--kube-api-qps <n>',
+      'client-side limit on hub requests per second (watches excluded; the Lease has its own client)',
+      parsePositive,
+      100,
+    )
+    .option('--kube-api-burst <n>', 'hub requests allowed at once above --kube-api-qps', parsePositive, 200)
     .action(
       reportErrors(async (opts: Options) => {
         const log = pino({ name: 'meridian-controllers' });
         const { kc } = loadHubKubeConfig(opts.kubeconfig);
-        const hub = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-controllers' });
+        const hub = await ApiClient.fromKubeConfig(kc, {
+          userAgent: 'meridian-controllers',
+          qps: opts.kubeApiQps,
+          burst: opts.kubeApiBurst,
+        });
         const metrics = new Registry();
         collectDefaultMetrics({ register: metrics });
         if (opts.metricsPort > 0) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseDuration } from './duration.ts';
+import { parseDuration, parsePositive } from './duration.ts';
 
 test('durations in ms, s, m and h; anything else is refused with an example', () => {
   assert.equal(parseDuration('500ms'), 500);
@@ -10,4 +10,11 @@ test('durations in ms, s, m and h; anything else is refused with an example', ()
   assert.equal(parseDuration('1h'), 3_600_000);
   for (const bad of ['40', 's', '-1s', '10d', ''])
     assert.throws(() => parseDuration(bad), /expected a duration such as 500ms/);
+});
+
+test('positive numbers for rates; zero, negatives and words are refused', () => {
+  assert.equal(parsePositive('100'), 100);
+  assert.equal(parsePositive('2.5'), 2.5);
+  for (const bad of ['0', '-3', 'fast', '', 'Infinity'])
+    assert.throws(() => parsePositive(bad), /expected a positive number/);
 });

@@ -109,9 +109,12 @@ export async function runManager(opts: ManagerOptions): Promise<'stopped' | 'los
     await runAll(signal);
     return 'stopped';
   }
+  // The Lease has its own connections and no rate limit: a renewal queued behind the
+  // controllers' own writes misses its deadline under load, and the process exits.
+  const leaseHub = hub.dedicated({ userAgent: 'meridian-controllers/leader-election' });
   const outcome = await runLeaderElection(
     {
-      lock: leaseClient(hub),
+      lock: leaseClient(leaseHub),
       namespace: SYSTEM_NAMESPACE,
       name: LEASE_NAME,
       identity,
@@ -121,6 +124,6 @@ export async function runManager(opts: ManagerOptions): Promise<'stopped' | 'los
       log,
     },
     signal,
-  );
+  ).finally(() => leaseHub.close());
   return outcome === 'lost' ? 'lost' : 'stopped';
 }

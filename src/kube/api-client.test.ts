@@ -13,6 +13,7 @@ import {
   ProtocolError,
   UnavailableError,
 } from './errors.ts';
+import { ManualClock } from './clock.ts';
 import { objectKey } from './object-key.ts';
 import { createInformer } from './store.ts';
 import type { KubeObject, RawWatchEvent } from './wire.ts';
@@ -393,4 +394,38 @@ test('an informer over the client lists pages, watches from the list RV and appl
   assert.equal(w?.url.searchParams.get('allowWatchBookmarks'), 'true');
   ac.abort();
   await running;
+});
+
+test('qps/burst: requests past the burst wait for tokens; a dedicated client is not limited', async () => {
+  handler = (_req, res) => json(res, 200, { metadata: { name: 'web' } });
+  const clock = new ManualClock();
+  const limited = new ApiClient({ server: base, qps: 2, burst: 2, clock, connections: 4 });
+  const ref = { namespace: 'a', name: 'web' };
+  try {
+    let answered = 0;
+    const calls = Array.from({ length: 4 }, () => limited.get(deployments, ref).then(() => void answered++));
+    await Promise.all(calls.slice(0, 2));
+    assert.equal(answered, 2, 'the burst goes at once');
+    // The other two hold reservations at +500 ms and +1 000 ms: nothing reaches the server yet.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, 2);
+    const own = limited.dedicated();
+    await own.get(deployments, ref);
+    assert.equal(seen.length, 3, 'the dedicated client skips the queue');
+    await own.close();
+    await clock.advance(500);
+    await calls[2];
+    assert.equal(answered, 3);
+    await clock.advance(500);
+    await calls[3];
+    assert.equal(answered, 4);
+    // A caller that gives up while waiting for a token never reaches the server.
+    const gaveUp = new AbortController();
+    const late = limited.get(deployments, ref, { signal: gaveUp.signal });
+    gaveUp.abort(new Error('caller gave up'));
+    await assert.rejects(late, /caller gave up/);
+    assert.equal(seen.length, 5);
+  } finally {
+    await limited.close();
+  }
 });

@@ -16,7 +16,9 @@ import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { fromResponse, KubeError, NotFoundError, ProtocolError, UnavailableError } from './errors.ts';
+import { systemClock, type Clock } from './clock.ts';
 import type { ObjectRef } from './object-key.ts';
+import { TokenBucket } from './token-bucket.ts';
 import type { WatchSource } from './watcher.ts';
 import type { JsonPatchOp, KubeList, KubeObject, ListOptions, RawWatchEvent, WatchOptions } from './wire.ts';
 
@@ -109,6 +111,14 @@ export interface ApiClientOptions {
   readonly maxResponseBytes?: number;
   /** Default 16 MiB. */
   readonly maxWatchLineBytes?: number;
+  /**
+   * Client-side rate limit on non-watch requests (client-go's QPS/Burst): at most `qps` per
+   * second on average, `burst` at once. Default: none. Watches are long-lived and not limited.
+   */
+  readonly qps?: number;
+  readonly burst?: number;
+  /** Time for the rate limit (tests). Default the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface APIResource {
@@ -146,8 +156,17 @@ export class ApiClient {
   readonly #maxResponse: number;
   readonly #maxLine: number;
   readonly #resources = new Map<string, Promise<readonly APIResource[]>>();
+  readonly #limit: TokenBucket | undefined;
+  readonly #opts: ApiClientOptions;
+  readonly #clock: Clock;
 
   constructor(opts: ApiClientOptions) {
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#limit =
+      opts.qps === undefined
+        ? undefined
+        : new TokenBucket(opts.qps, opts.burst ?? Math.ceil(opts.qps), this.#clock);
     const url = new URL(opts.server);
     this.#origin = url.origin;
     this.#prefix = url.pathname.replace(/\/+$/, '');
@@ -221,6 +240,20 @@ export class ApiClient {
         ...(cluster.skipTLSVerify ? { rejectUnauthorized: false } : {}),
         ...(cluster.tlsServerName === undefined ? {} : { servername: cluster.tlsServerName }),
       },
+    });
+  }
+
+  /**
+   * A client for the same server and credentials with its own small connection pool and no
+   * rate limit, for requests that must never queue behind this client's traffic: the
+   * leader-election Lease, whose renewal has a deadline (a controller that misses it exits).
+   */
+  dedicated(opts: { readonly userAgent?: string; readonly connections?: number } = {}): ApiClient {
+    const { qps: _qps, burst: _burst, ...rest } = this.#opts;
+    return new ApiClient({
+      ...rest,
+      connections: opts.connections ?? 4,
+      ...(opts.userAgent && { userAgent: opts.userAgent }),
     });
   }
 
@@ -441,6 +474,11 @@ export class ApiClient {
 
   /** Sends a request and returns the parsed JSON body (or undefined when empty). */
   async request(method: Dispatcher.HttpMethod, path: string, opts: SendOptions = {}): Promise<unknown> {
+    const wait = this.#limit?.reserve() ?? 0;
+    if (wait > 0) {
+      await this.#clock.sleep(wait, opts.signal);
+      opts.signal?.throwIfAborted();
+    }
     const res = await this.#send(method, path, { ...opts, bodyTimeoutMs: this.#timeoutMs });
     let text: string;
     try {
