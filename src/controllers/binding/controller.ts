@@ -1,3 +1,4 @@
+import { sameJson } from '../../kube/canonical-json.ts';
 import type { Cluster } from '../../api/cluster.ts';
 import { API_VERSION, Annotations, ConditionTypes, Finalizers, Kinds, Labels } from '../../api/constants.ts';
 import type { ResourceBinding } from '../../api/resource-binding.ts';
@@ -141,7 +142,9 @@ async function syncWorks(
       );
       if (
         current &&
-        JSON.stringify(current.spec) === JSON.stringify(work.spec) &&
+        // The server returns the Work with sorted keys: compare up to key order, or every
+        // reconcile would re-apply every Work.
+        sameJson(current.spec, work.spec) &&
         sameLabels(current, work) &&
         current.metadata.annotations?.[Annotations.scheduledReplicas] ===
           work.metadata?.annotations?.[Annotations.scheduledReplicas]

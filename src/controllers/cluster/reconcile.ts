@@ -16,6 +16,7 @@
  * restart the first reconcile probes again. Entries are dropped when the Cluster is gone or its
  * connection is replaced, so memory is bounded by the number of Clusters.
  */
+import { sameJson } from '../../kube/canonical-json.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   API_VERSION,
@@ -416,7 +417,7 @@ export class ClusterReconciler implements Reconciler {
     const name = cluster.metadata.name as string;
     const before = existing.conditions?.find((c) => c.type === ConditionTypes.Ready);
     const after = status.conditions?.find((c) => c.type === ConditionTypes.Ready);
-    if (canonical(ownedView(existing)) === canonical(status)) return undefined;
+    if (sameJson(ownedView(existing), status)) return undefined;
     const patch: KubeObject & { status: StatusView } = {
       apiVersion: API_VERSION,
       kind: Kinds.Cluster,
@@ -528,15 +529,4 @@ function ownedView(s: ClusterStatus): StatusView {
   if (s.nodeSummary !== undefined) out.nodeSummary = s.nodeSummary;
   if (s.lastHeartbeatTime !== undefined) out.lastHeartbeatTime = s.lastHeartbeatTime;
   return out;
-}
-
-/** JSON with sorted object keys, so equal values compare equal whatever the server's key order. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 }

@@ -33,6 +33,7 @@
  *
  * Caveat: with no target clusters the counters are all 0 and there are no conditions.
  */
+import { canonicalJson } from '../../kube/canonical-json.ts';
 import type { Health } from '../../api/resource-binding.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 
@@ -339,15 +340,4 @@ export function aggregateStatus(
     default:
       return undefined;
   }
-}
-
-/** JSON with object keys sorted, so equal values compare equal whatever their key order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 }

@@ -13,6 +13,7 @@ import { API_VERSION, clusterFromNamespace, ConditionTypes, Kinds, Labels } from
 import type { AggregatedStatusItem, ResourceBinding } from '../../api/resource-binding.ts';
 import type { ManifestStatus, Work } from '../../api/work.ts';
 import type { ApiClient } from '../../kube/api-client.ts';
+import { canonicalJson } from '../../kube/canonical-json.ts';
 import type { Reconciler } from '../../kube/controller.ts';
 import { NotFoundError } from '../../kube/errors.ts';
 import type { InformerFactory } from '../../kube/informer-factory.ts';
@@ -21,7 +22,7 @@ import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import { HubFieldManagers, Resources } from '../resources.ts';
-import { aggregateStatus, canonicalJson, isAggregated, type ClusterStatus } from './aggregate.ts';
+import { aggregateStatus, isAggregated, type ClusterStatus } from './aggregate.ts';
 import type { WorkIndex } from './indexes.ts';
 
 /**
