@@ -210,3 +210,32 @@ test('workers run distinct keys concurrently; stop waits for in-flight reconcile
   await run;
   assert.equal(finished, 2, 'no new key was started after stop');
 });
+
+test('coalesceMs: a burst of changes through a watch becomes one reconcile after the window', async () => {
+  const clock = new ManualClock();
+  const primary = readyStore([obj('web')]);
+  const works = readyStore();
+  const r = recorder();
+  const ac = new AbortController();
+  const run = defineController({
+    name: 'c',
+    for: { ...spec, store: primary.reader },
+    watches: [{ source: works.reader, map: () => [objectKey('ns', 'web')], coalesceMs: 1_000 }],
+    reconciler: r.reconciler,
+    queue: { clock },
+  }).run(ac.signal);
+  await settle();
+  assert.equal(r.calls.length, 1, 'the initial sync');
+  for (const [i, name] of ['a', 'b', 'c'].entries()) {
+    works.writer.apply({ type: 'apply', object: obj(name, String(i + 2)) });
+    await clock.advance(300);
+  }
+  assert.equal(r.calls.length, 1, 'nothing within the window');
+  await clock.advance(100);
+  assert.equal(r.calls.length, 2, 'one reconcile for the whole burst, 1 s after its first change');
+  primary.writer.apply({ type: 'apply', object: obj('web', '9') });
+  await settle();
+  assert.equal(r.calls.length, 3, 'changes of the primary object itself are not delayed');
+  ac.abort();
+  await run;
+});

@@ -50,6 +50,12 @@ export interface ForSpec {
 export interface WatchSpec<O extends KubeObject = KubeObject> {
   readonly source: StoreReader<O>;
   readonly map: (obj: O) => Iterable<ObjectKey>;
+  /**
+   * Coalescing window: a change seen through this watch runs its keys this long after the first
+   * change of a burst, so the burst costs one reconcile (e.g. three members reporting status
+   * within a second become one binding status write). Default 0: at once.
+   */
+  readonly coalesceMs?: number;
 }
 
 export interface ControllerSpec {
@@ -136,17 +142,17 @@ export function defineController(spec: ControllerSpec): Controller {
     async run(signal) {
       if (started) throw new Error(`controller ${spec.name} already ran`);
       started = true;
-      const enqueue = (keys: Iterable<ObjectKey>): void => {
-        for (const k of keys) queue.add(k);
+      const enqueue = (keys: Iterable<ObjectKey>, delayMs = 0): void => {
+        for (const k of keys) queue.addAfter(k, delayMs);
       };
       // Subscriptions must not outlive the run.
       const subs = new AbortController();
       signal.addEventListener('abort', () => subs.abort(), { once: true });
       const guarded =
-        <O>(fn: (o: O) => Iterable<ObjectKey>) =>
+        <O>(fn: (o: O) => Iterable<ObjectKey>, delayMs = 0) =>
         (change: StoreChange<O>): void => {
           try {
-            enqueue(fn(change.object));
+            enqueue(fn(change.object), delayMs);
           } catch (err) {
             log.error({ controller: spec.name, err }, 'event mapping failed');
           }
@@ -161,7 +167,7 @@ export function defineController(spec: ControllerSpec): Controller {
           subs.signal,
         );
       }
-      for (const w of spec.watches ?? []) w.source.subscribe(guarded(w.map), subs.signal);
+      for (const w of spec.watches ?? []) w.source.subscribe(guarded(w.map, w.coalesceMs), subs.signal);
 
       const stores = [spec.for.store, ...(spec.owns ?? []), ...(spec.watches ?? []).map((w) => w.source)];
       const aborted = new Promise<void>((r) => {

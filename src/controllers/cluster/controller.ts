@@ -26,7 +26,12 @@ export interface ClusterControllerOptions {
   readonly probeIntervalMs?: number;
   /** Default 2 s. */
   readonly retryIntervalMs?: number;
-  /** Least time between summary-driven reconciles of one cluster. Default 1 s. */
+  /**
+   * Least time between summary-driven reconciles of one cluster. Default 5 s: the resource
+   * summary changes with every pod, and rewriting it each second cost 4 Cluster status writes
+   * a second during a burst (Karmada's default period is 10 s). Ready transitions come from
+   * probes and are not held back by this.
+   */
   readonly minSummaryIntervalMs?: number;
   /** Concurrent reconciles (distinct clusters). Default 4: a probe may wait on a slow member. */
   readonly workers?: number;
@@ -130,7 +135,7 @@ export function createClusterController(
   });
 
   const enqueue = (name: string): void => void controller.queue.add(keyOfCluster(name));
-  const coalescer = new Coalescer<string>(opts.minSummaryIntervalMs ?? 1_000, enqueue);
+  const coalescer = new Coalescer<string>(opts.minSummaryIntervalMs ?? 5_000, enqueue);
   const attached = new Map<string, { readonly conn: MemberConnection; readonly abort: AbortController }>();
   /** Follows the current connection's member stores; drops the old ones' subscriptions. */
   const attach = (name: string): void => {
