@@ -72,13 +72,19 @@ export async function exportVolume(
 /** Runs a storage node as a child process (`src/storage/node/main.ts`); resolves once it listens. */
 export async function spawnNode(
   cleanup: Cleanup,
-  opts: { id: string; dir: string; port?: number },
+  opts: { id: string; dir: string; port?: number; labels?: string },
 ): Promise<{ port: number; kill: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ['src/storage/node/main.ts', '--id', opts.id, '--dir', opts.dir, '--port', String(opts.port ?? 0)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const args = [
+    'src/storage/node/main.ts',
+    '--id',
+    opts.id,
+    '--dir',
+    opts.dir,
+    '--port',
+    String(opts.port ?? 0),
+  ];
+  if (opts.labels !== undefined) args.push('--labels', opts.labels);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const kill = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -12,6 +12,8 @@ type State = {
   /** Every write ≤ this seq is durable in the extent files. */
   readonly checkpointSeq: number;
   readonly checkpointEpoch: number;
+  /** Created by a rebuild that has not finished: extents incomplete (see `fill`). */
+  readonly rebuilding?: boolean;
 };
 
 export type ReplicaVolumeOptions = WriteLogOptions & {
@@ -111,14 +113,23 @@ export class ReplicaVolume {
     return new ReplicaVolume(dir, extents, log, state, opts.checkpointBytes ?? opts.retainBytes);
   }
 
+  /**
+   * Creates an empty replica. With `base` it is a rebuild target: its history starts after
+   * `base.seq` (whose entry had epoch `base.epoch`) and it stays `rebuilding` until
+   * `rebuildDone()`; the bytes before that come through `fill`.
+   */
   static async create(
     dir: string,
     size: number,
     epoch: number,
     opts: ReplicaVolumeOptions,
+    base?: { readonly seq: number; readonly epoch: number },
   ): Promise<ReplicaVolume> {
     await mkdir(dir, { recursive: true });
-    const state: State = { size, epoch, checkpointSeq: 0, checkpointEpoch: 0 };
+    const state: State =
+      base === undefined
+        ? { size, epoch, checkpointSeq: 0, checkpointEpoch: 0 }
+        : { size, epoch, checkpointSeq: base.seq, checkpointEpoch: base.epoch, rebuilding: true };
     await writeState(dir, state);
     const created = await ReplicaVolume.load(dir, opts);
     if (created === undefined) throw new StorageError('Io', `replica state vanished in ${dir}`);
@@ -145,7 +156,53 @@ export class ReplicaVolume {
       appliedSeq: applied,
       durableSeq: this.#log.durableSeq,
       appliedEpoch: this.#log.epochOf(applied) ?? this.#state.checkpointEpoch,
+      rebuilding: this.#state.rebuilding === true,
     };
+  }
+
+  get rebuilding(): boolean {
+    return this.#state.rebuilding === true;
+  }
+
+  /**
+   * Rebuild copy: writes `data` at `offset` straight into the extents, after every write
+   * that arrived before it (so, on one connection, in call order with the writes around
+   * it). Only while `rebuilding`. Not logged: `rebuildDone` fsyncs the extents.
+   */
+  async fill(epoch: number, offset: number, data: Buffer): Promise<ReplicaPosition> {
+    const apply = (): ReplicaPosition => {
+      if (this.#state.rebuilding !== true)
+        throw new StorageError('Invalid', 'fill is only accepted while the replica is rebuilding');
+      if (offset + data.length > this.#state.size)
+        throw new StorageError(
+          'Invalid',
+          `fill [${offset}, +${data.length}) beyond size ${this.#state.size}`,
+        );
+      if (this.#applyError !== undefined) throw this.#applyError;
+      this.#drain();
+      this.#extents.write(offset, data.length, data);
+      return this.position;
+    };
+    if (this.#queue.idle && epoch === this.#state.epoch) return apply();
+    return this.#queue.run(async () => {
+      await this.#checkEpoch(epoch);
+      return apply();
+    });
+  }
+
+  /** Ends a rebuild: extents and log made durable, then the `rebuilding` mark is cleared. */
+  rebuildDone(epoch: number): Promise<ReplicaPosition> {
+    return this.#queue.run(async () => {
+      await this.#checkEpoch(epoch);
+      this.#drain();
+      await this.#extents.sync();
+      await this.#log.sync();
+      await this.#stateWrites.run(async () => {
+        this.#state = { ...this.#state, rebuilding: false };
+        await writeState(this.#dir, this.#state);
+      });
+      return this.position;
+    });
   }
 
   /** Registers a frontend at `epoch` (adopting it if newer); returns the position. */

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdir, readdir, statfs } from 'node:fs/promises';
+import { mkdir, readdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageError } from '../errors.ts';
 import { SocketReader } from '../io/socket-reader.ts';
@@ -175,6 +175,43 @@ export class StorageNode {
     return created;
   }
 
+  /**
+   * A rebuild target: a fresh replica whose history starts after `baseSeq`. A replica
+   * left by an unfinished rebuild is discarded first; a complete one is never replaced.
+   */
+  async #rebuildStart(
+    id: string,
+    size: number,
+    epoch: number,
+    base: { seq: number; epoch: number },
+  ): Promise<ReplicaVolume> {
+    const existing = await this.#volume(id);
+    if (existing !== undefined) {
+      if (!existing.rebuilding)
+        throw new StorageError(
+          'Invalid',
+          `volume ${id} already has a complete replica on ${this.#opts.nodeId}`,
+        );
+      this.#volumes.delete(id);
+      this.#loaded.delete(id);
+      await existing.close();
+      await rm(join(this.#opts.dir, 'volumes', id), { recursive: true, force: true });
+    }
+    const info = await this.info();
+    if (info.allocatedBytes + size > this.#opts.capacityBytes) {
+      throw new StorageError('NoSpace', `node ${this.#opts.nodeId} cannot hold ${size} more bytes`);
+    }
+    const created = ReplicaVolume.create(
+      join(this.#opts.dir, 'volumes', id),
+      size,
+      epoch,
+      this.#logOpts,
+      base,
+    );
+    this.#track(id, created);
+    return created;
+  }
+
   async #handle(req: Request): Promise<Response> {
     switch (req.op) {
       case 'open': {
@@ -200,6 +237,17 @@ export class StorageNode {
       }
       case 'nodeInfo':
         return { op: 'nodeInfo', info: await this.info() };
+      case 'rebuildStart': {
+        const base = { seq: req.baseSeq, epoch: req.baseEpoch };
+        const v = await this.#rebuildStart(req.volume, req.size, req.epoch, base);
+        return { op: 'position', position: await v.open(req.epoch) };
+      }
+      case 'fill': {
+        const v = this.#loaded.get(req.volume) ?? (await this.#existing(req.volume));
+        return { op: 'position', position: await v.fill(req.epoch, req.offset, req.data) };
+      }
+      case 'rebuildDone':
+        return { op: 'position', position: await (await this.#existing(req.volume)).rebuildDone(req.epoch) };
     }
   }
 

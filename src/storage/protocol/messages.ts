@@ -21,6 +21,9 @@ export const Op = {
   status: 5,
   catchUp: 6,
   nodeInfo: 7,
+  rebuildStart: 8,
+  fill: 9,
+  rebuildDone: 10,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -52,7 +55,16 @@ export type Request =
   | { op: 'flush'; volume: string; epoch: number }
   | { op: 'status'; volume: string }
   | { op: 'catchUp'; volume: string; fromSeq: number; maxBytes: number }
-  | { op: 'nodeInfo' };
+  | { op: 'nodeInfo' }
+  /**
+   * Rebuild of a lost replica on this node: creates an empty replica whose history starts
+   * after `baseSeq` (of epoch `baseEpoch`) and that reports `rebuilding` until
+   * `rebuildDone`; `fill` writes copied bytes straight into its extents, ordered with the
+   * writes around it on the connection. A leftover unfinished rebuild is discarded.
+   */
+  | { op: 'rebuildStart'; volume: string; size: number; epoch: number; baseSeq: number; baseEpoch: number }
+  | { op: 'fill'; volume: string; epoch: number; offset: number; data: Buffer }
+  | { op: 'rebuildDone'; volume: string; epoch: number };
 
 /** Replica position: `appliedSeq` is readable, `durableSeq` survives power loss. */
 export type ReplicaPosition = {
@@ -61,6 +73,8 @@ export type ReplicaPosition = {
   readonly durableSeq: number;
   /** Epoch of the entry at `appliedSeq` (0 when nothing applied); detects divergence. */
   readonly appliedEpoch: number;
+  /** A rebuild copy is in progress (or was interrupted): the data is incomplete. */
+  readonly rebuilding: boolean;
 };
 
 export type NodeInfo = {
@@ -102,7 +116,7 @@ function statusOf(code: StorageErrorCode): number {
 /** Encodes a request as a list of buffers (header + optional payload, no copy of data). */
 export function encodeRequest(id: number, req: Request): Buffer[] {
   // Every request header fits in 64 bytes plus its volume name: one allocation, no growth.
-  const w = new BufWriter(64 + (req.op === 'nodeInfo' ? 0 : Buffer.byteLength(req.volume)))
+  const w = new BufWriter(80 + (req.op === 'nodeInfo' ? 0 : Buffer.byteLength(req.volume)))
     .u32(0)
     .u8(Op[req.op])
     .u32(id);
@@ -132,6 +146,16 @@ export function encodeRequest(id: number, req: Request): Buffer[] {
       w.str(req.volume).u64(req.fromSeq).u32(req.maxBytes);
       break;
     case 'nodeInfo':
+      break;
+    case 'rebuildStart':
+      w.str(req.volume).u64(req.size).u64(req.epoch).u64(req.baseSeq).u64(req.baseEpoch);
+      break;
+    case 'fill':
+      w.str(req.volume).u64(req.epoch).u64(req.offset);
+      payload = req.data;
+      break;
+    case 'rebuildDone':
+      w.str(req.volume).u64(req.epoch);
       break;
   }
   return frame(w.finish(), payload);
@@ -186,6 +210,22 @@ export function decodeRequest(body: Buffer): { id: number; req: Request } {
       return { id, req: { op: 'catchUp', volume: r.str(), fromSeq: r.u64(), maxBytes: r.u32() } };
     case Op.nodeInfo:
       return { id, req: { op: 'nodeInfo' } };
+    case Op.rebuildStart:
+      return {
+        id,
+        req: {
+          op: 'rebuildStart',
+          volume: r.str(),
+          size: r.u64(),
+          epoch: r.u64(),
+          baseSeq: r.u64(),
+          baseEpoch: r.u64(),
+        },
+      };
+    case Op.fill:
+      return { id, req: { op: 'fill', volume: r.str(), epoch: r.u64(), offset: r.u64(), data: r.rest() } };
+    case Op.rebuildDone:
+      return { id, req: { op: 'rebuildDone', volume: r.str(), epoch: r.u64() } };
     default:
       throw new StorageError('Protocol', `unknown op ${op}`);
   }
@@ -198,7 +238,11 @@ export function encodeResponse(id: number, res: Response): Buffer[] {
   switch (res.op) {
     case 'position': {
       const p = res.position;
-      w.u64(p.epoch).u64(p.appliedSeq).u64(p.durableSeq).u64(p.appliedEpoch);
+      w.u64(p.epoch)
+        .u64(p.appliedSeq)
+        .u64(p.durableSeq)
+        .u64(p.appliedEpoch)
+        .u8(p.rebuilding ? 1 : 0);
       return frame(w.finish(), undefined);
     }
     case 'data':
@@ -251,7 +295,13 @@ export function decodeResponse(body: Buffer): { id: number; result: Response | E
         id,
         result: {
           op: 'position',
-          position: { epoch: r.u64(), appliedSeq: r.u64(), durableSeq: r.u64(), appliedEpoch: r.u64() },
+          position: {
+            epoch: r.u64(),
+            appliedSeq: r.u64(),
+            durableSeq: r.u64(),
+            appliedEpoch: r.u64(),
+            rebuilding: r.u8() === 1,
+          },
         },
       };
     case respOps.data:

@@ -31,4 +31,13 @@ export interface ReplicaLink {
     maxBytes: number,
   ): Promise<{ baseEpoch: number; entries: WriteEntry[] }>;
   nodeInfo(): Promise<NodeInfo>;
+  rebuildStart(
+    volume: string,
+    size: number,
+    epoch: number,
+    baseSeq: number,
+    baseEpoch: number,
+  ): Promise<ReplicaPosition>;
+  fill(volume: string, epoch: number, offset: number, data: Buffer): Promise<ReplicaPosition>;
+  rebuildDone(volume: string, epoch: number): Promise<ReplicaPosition>;
 }

@@ -152,6 +152,21 @@ export class ReplicaClient implements ReplicaLink {
     if (r.op !== 'nodeInfo') throw new StorageError('Protocol', `expected nodeInfo, got ${r.op}`);
     return r.info;
   }
+  async rebuildStart(
+    volume: string,
+    size: number,
+    epoch: number,
+    baseSeq: number,
+    baseEpoch: number,
+  ): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'rebuildStart', volume, size, epoch, baseSeq, baseEpoch }));
+  }
+  async fill(volume: string, epoch: number, offset: number, data: Buffer): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'fill', volume, epoch, offset, data }));
+  }
+  async rebuildDone(volume: string, epoch: number): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'rebuildDone', volume, epoch }));
+  }
 }
 
 function position(r: Response): ReplicaPosition {

@@ -60,6 +60,10 @@ export type ReplicaStatus = {
   /** Log records and payload bytes replayed to this replica by catch-up since open. */
   readonly caughtUpWrites: number;
   readonly caughtUpBytes: number;
+  /** A rebuild copy onto this (new) replica is running: it neither acknowledges nor serves reads. */
+  readonly rebuilding: boolean;
+  /** Bytes copied to it by its rebuild so far (all-zero chunks are skipped, not counted). */
+  readonly rebuiltBytes: number;
   readonly lastError: string | undefined;
 };
 
@@ -78,6 +82,9 @@ type Replica = {
   readonly latency: LatencyEstimate;
   caughtUpWrites: number;
   caughtUpBytes: number;
+  /** Data incomplete (rebuild copy running or interrupted): not counted, not read from. */
+  rebuilding: boolean;
+  rebuiltBytes: number;
   lastError: string | undefined;
   /** Catch-up is parked until some replica holds the writes it needs. */
   awaitingSource: boolean;
@@ -90,6 +97,11 @@ type SeqWaiter = { seq: number; resolve: () => void; reject: (e: Error) => void 
 type RoomWaiter = { bytes: number; resolve: () => void; reject: (e: Error) => void };
 
 const CATCH_UP_BATCH = 4 * 1024 * 1024;
+/** Rebuild copy unit: writes to the chunk being copied wait about one source read. */
+const REBUILD_CHUNK = 1024 * 1024;
+
+/** The range a rebuild is copying; writes overlapping it wait for `released`. */
+type CopyLock = { readonly offset: number; readonly end: number; readonly released: Promise<void> };
 /** Deferred bytes for off-ack-path replicas that trigger a send before the batch timer. */
 const ASYNC_BATCH_BYTES = 1024 * 1024;
 
@@ -114,6 +126,7 @@ const ASYNC_BATCH_BYTES = 1024 * 1024;
  */
 export class ReplicatedVolume implements BlockDevice {
   readonly #spec: VolumeSpec;
+  /** Membership; a rebuild replaces the lost replica's entry in place. */
   readonly #replicas: Replica[];
   /** Writes not yet applied by every in-sync replica, by seq (insertion = seq order). */
   readonly #ring = new Map<number, WriteEntry>();
@@ -124,6 +137,10 @@ export class ReplicatedVolume implements BlockDevice {
   #ringBytes = 0;
   #epoch = 0;
   #headSeq = 0;
+  /** Epoch of the entry at `#headSeq` (the base a rebuild target starts from). */
+  #headEpoch = 0;
+  #copyLock: CopyLock | undefined;
+  #rebuild: Promise<void> | undefined;
   /** Highest seq acknowledged to a caller: reads must see at least this. */
   #ackedSeq = 0;
   /** Plain-write acknowledgements, in seq order (seqs are pushed as they are assigned). */
@@ -153,24 +170,9 @@ export class ReplicatedVolume implements BlockDevice {
     const n = spec.replicas.length;
     this.#ackNeed = spec.ackMode === 'fastest' ? 1 : spec.ackMode === 'quorum' ? Math.floor(n / 2) + 1 : n;
     const eligibleIds = spec.ackMode === 'fastest' ? spec.ackEligible : undefined;
-    this.#replicas = spec.replicas.map((r) => ({
-      nodeId: r.nodeId,
-      spec: r,
-      client: undefined,
-      state: 'connecting',
-      appliedSeq: 0,
-      appliedEpoch: 0,
-      durableSeq: 0,
-      sentSeq: 0,
-      eligible: eligibleIds === undefined || eligibleIds.includes(r.nodeId),
-      latency: new LatencyEstimate(),
-      caughtUpWrites: 0,
-      caughtUpBytes: 0,
-      lastError: undefined,
-      awaitingSource: false,
-      reconnectDelayMs: 100,
-      timer: undefined,
-    }));
+    this.#replicas = spec.replicas.map((r) =>
+      newReplica(r, eligibleIds === undefined || eligibleIds.includes(r.nodeId)),
+    );
   }
 
   /**
@@ -239,7 +241,18 @@ export class ReplicatedVolume implements BlockDevice {
       throw new StaleEpochError(this.#epoch, maxEpoch);
     }
     await Promise.all(this.#replicas.map((r) => (r.client ? this.#attach(r, r.client) : Promise.resolve())));
-    this.#headSeq = Math.max(0, ...this.#replicas.filter((r) => r.state !== 'down').map((r) => r.appliedSeq));
+    // The head comes from complete replicas of the newest epoch: one left behind by a
+    // membership change (a rebuild bumps the epoch) or an unfinished rebuild never
+    // decides what is current.
+    let head = 0;
+    let headEpoch = 0;
+    this.#replicas.forEach((r, i) => {
+      const p = probes[i];
+      if (r.state === 'down' || r.rebuilding || p === null || (p !== undefined && p.epoch < maxEpoch)) return;
+      if (r.appliedSeq > head) [head, headEpoch] = [r.appliedSeq, r.appliedEpoch];
+    });
+    this.#headSeq = head;
+    this.#headEpoch = headEpoch;
     this.#ackedSeq = this.#headSeq;
     for (const r of this.#replicas) {
       if (r.client === undefined) this.#markDown(r, r.lastError ?? 'unreachable');
@@ -253,7 +266,8 @@ export class ReplicatedVolume implements BlockDevice {
       const pos = await client.open(this.#spec.id, this.#spec.sizeBytes, this.#epoch);
       this.#setPosition(r, pos);
       r.client = client;
-      r.state = 'catching-up';
+      // An interrupted rebuild's data is incomplete: only a new rebuild repairs it.
+      r.state = pos.rebuilding ? 'needs-rebuild' : 'catching-up';
       void client.closed.then(() => {
         if (r.client === client) this.#markDown(r, 'connection closed');
       });
@@ -267,6 +281,7 @@ export class ReplicatedVolume implements BlockDevice {
   }
 
   #setPosition(r: Replica, pos: ReplicaPosition): void {
+    r.rebuilding = pos.rebuilding;
     if (pos.appliedSeq >= r.appliedSeq) {
       r.appliedSeq = pos.appliedSeq;
       r.appliedEpoch = pos.appliedEpoch;
@@ -325,7 +340,9 @@ export class ReplicatedVolume implements BlockDevice {
 
   #pickSource(afterSeq: number): Replica | undefined {
     return this.#replicas
-      .filter((x) => x.state === 'in-sync' && x.client !== undefined && x.appliedSeq > afterSeq)
+      .filter(
+        (x) => x.state === 'in-sync' && !x.rebuilding && x.client !== undefined && x.appliedSeq > afterSeq,
+      )
       .sort((a, b) => (a.latency.ewmaMs ?? Infinity) - (b.latency.ewmaMs ?? Infinity))[0];
   }
 
@@ -379,7 +396,7 @@ export class ReplicatedVolume implements BlockDevice {
   }
 
   #markDown(r: Replica, why: string): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#replicas.includes(r)) return;
     const wasDown = r.state === 'down' && r.timer !== undefined;
     r.client?.close();
     r.client = undefined;
@@ -396,7 +413,7 @@ export class ReplicatedVolume implements BlockDevice {
   }
 
   async #reconnect(r: Replica): Promise<void> {
-    if (this.#closed || r.state !== 'down') return;
+    if (this.#closed || r.state !== 'down' || !this.#replicas.includes(r)) return;
     try {
       const client = await this.#connect(r);
       await this.#attach(r, client);
@@ -465,7 +482,9 @@ export class ReplicatedVolume implements BlockDevice {
   #settleAcks(): void {
     const q = this.#ackQueue;
     if (this.#ackHead >= q.length) return;
-    const frontier = this.#frontier(this.#ackNeed, (r) => (r.eligible ? r.appliedSeq : undefined));
+    const frontier = this.#frontier(this.#ackNeed, (r) =>
+      r.eligible && !r.rebuilding ? r.appliedSeq : undefined,
+    );
     while (this.#ackHead < q.length) {
       const w = q[this.#ackHead] as SeqWaiter;
       if (w.seq > frontier) break;
@@ -491,7 +510,7 @@ export class ReplicatedVolume implements BlockDevice {
   #ackImpossible(seq: number): Error | undefined {
     let possible = 0;
     for (const r of this.#replicas)
-      if (r.eligible && (r.state === 'in-sync' || r.state === 'catching-up')) possible++;
+      if (r.eligible && !r.rebuilding && (r.state === 'in-sync' || r.state === 'catching-up')) possible++;
     if (possible >= this.#ackNeed) return undefined;
     return new StorageError(
       'Unavailable',
@@ -501,7 +520,7 @@ export class ReplicatedVolume implements BlockDevice {
 
   #settleDurable(): void {
     const need = this.#spec.durability;
-    const frontier = this.#frontier(need, (r) => r.durableSeq);
+    const frontier = this.#frontier(need, (r) => (r.rebuilding ? undefined : r.durableSeq));
     const still: SeqWaiter[] = [];
     for (const w of this.#durableWaiters) {
       if (w.seq <= frontier) {
@@ -519,7 +538,8 @@ export class ReplicatedVolume implements BlockDevice {
     const need = this.#spec.durability;
     let possible = 0;
     for (const r of this.#replicas)
-      if (r.durableSeq >= seq || r.state === 'in-sync' || r.state === 'catching-up') possible++;
+      if (!r.rebuilding && (r.durableSeq >= seq || r.state === 'in-sync' || r.state === 'catching-up'))
+        possible++;
     if (possible >= need) return undefined;
     return new StorageError(
       'Unavailable',
@@ -586,7 +606,14 @@ export class ReplicatedVolume implements BlockDevice {
       await new Promise<void>((resolve, reject) => this.#roomQueue.push({ bytes, resolve, reject }));
       this.#check();
     }
+    // A rebuild is copying this range: wait, so the copy is ordered before this write.
+    for (let lock = this.#copyLock; lock !== undefined; lock = this.#copyLock) {
+      if (offset >= lock.end || offset + length <= lock.offset) break;
+      await lock.released;
+      this.#check();
+    }
     const seq = ++this.#headSeq;
+    this.#headEpoch = this.#epoch;
     this.#ring.set(seq, { epoch: this.#epoch, seq, kind, offset, length, data });
     if (fua) this.#fuaSeqs.add(seq);
     const acked = new Promise<void>((resolve, reject) => this.#ackQueue.push({ seq, resolve, reject }));
@@ -672,7 +699,10 @@ export class ReplicatedVolume implements BlockDevice {
 
   #readable(r: Replica, need: number): boolean {
     return (
-      r.client !== undefined && r.appliedSeq >= need && (r.state === 'in-sync' || r.state === 'catching-up')
+      r.client !== undefined &&
+      !r.rebuilding &&
+      r.appliedSeq >= need &&
+      (r.state === 'in-sync' || r.state === 'catching-up')
     );
   }
 
@@ -716,6 +746,162 @@ export class ReplicatedVolume implements BlockDevice {
     throw last;
   }
 
+  /**
+   * Replaces a lost replica (`lostNodeId`: down, diverged or needing a rebuild) by a new
+   * one on `target`, while writes continue. Resolves once the new replica holds the whole
+   * volume durably and counts like any other; rejects if the copy fails (the lost entry
+   * stays replaced: call again with another target).
+   *
+   * 1. Epoch bump: the survivors are opened at epoch + 1 before anything else, so the lost
+   *    node (still at the old epoch) is fenced: it is no longer a member, and a frontend
+   *    reopening the volume never takes its data as current (see `#open`).
+   * 2. The target is created empty with history starting at the current head seq S, and
+   *    receives every write after S, in order, like an in-sync replica — but it neither
+   *    acknowledges, counts for durability, serves reads nor feeds catch-up.
+   * 3. Full copy, chunk by chunk: writes to the chunk wait; the chunk is read from an
+   *    up-to-date replica (one that applied every write sequenced so far) and sent to the
+   *    target before any later write. Writes the target has not applied yet re-apply on
+   *    top in order, which yields the same bytes. All-zero chunks are skipped (a fresh
+   *    replica reads zeroes).
+   * 4. `rebuildDone`: the target fsyncs extents and log, then counts.
+   */
+  replaceReplica(lostNodeId: string, target: ReplicaSpec): Promise<void> {
+    if (this.#fenced) return Promise.reject(this.#fenced);
+    const i = this.#replicas.findIndex((r) => r.nodeId === lostNodeId);
+    const lost = this.#replicas[i];
+    if (lost === undefined)
+      return Promise.reject(
+        new StorageError('Invalid', `${lostNodeId} is not a replica of ${this.#spec.id}`),
+      );
+    if (lost.state === 'in-sync' && !lost.rebuilding)
+      return Promise.reject(
+        new StorageError('Invalid', `replica ${lostNodeId} is in sync; not replacing it`),
+      );
+    if (this.#replicas.some((r) => r.nodeId === target.nodeId))
+      return Promise.reject(
+        new StorageError('Invalid', `${target.nodeId} already holds a replica of ${this.#spec.id}`),
+      );
+    if (this.#rebuild !== undefined)
+      return Promise.reject(new StorageError('Invalid', `a rebuild of ${this.#spec.id} is already running`));
+    const run = this.#replace(i, lost, target).finally(() => {
+      this.#rebuild = undefined;
+    });
+    this.#rebuild = run;
+    return run;
+  }
+
+  async #replace(i: number, lost: Replica, target: ReplicaSpec): Promise<void> {
+    if (lost.timer !== undefined) clearTimeout(lost.timer);
+    lost.timer = undefined;
+    lost.client?.close();
+    lost.client = undefined;
+    const r = newReplica(target, lost.eligible);
+    // In the membership (and holding the ring from S on) before any later write is sequenced.
+    const baseSeq = this.#headSeq;
+    const baseEpoch = this.#headEpoch;
+    r.state = 'in-sync';
+    r.rebuilding = true;
+    r.appliedSeq = r.sentSeq = r.durableSeq = baseSeq;
+    r.appliedEpoch = baseEpoch;
+    this.#replicas[i] = r;
+    const epoch = ++this.#epoch;
+    this.#notify();
+    const id = this.#spec.id;
+    await Promise.all(
+      this.#replicas.map(async (x) => {
+        if (x === r || x.client === undefined) return;
+        const client = x.client;
+        try {
+          this.#setPosition(x, await client.open(id, this.#spec.sizeBytes, epoch));
+        } catch (e) {
+          this.#replicaError(x, e);
+        }
+      }),
+    );
+    this.#check();
+    try {
+      const client = await this.#connect(r);
+      if (!this.#replicas.includes(r) || this.#closed) {
+        client.close();
+        throw new StorageError('Unavailable', 'volume closed during rebuild');
+      }
+      this.#setPosition(r, await client.rebuildStart(id, this.#spec.sizeBytes, epoch, baseSeq, baseEpoch));
+      r.client = client;
+      void client.closed.then(() => {
+        if (r.client === client) this.#markDown(r, 'connection closed');
+      });
+      this.#pump(r);
+      const fills: Promise<unknown>[] = [];
+      for (let offset = 0; offset < this.#spec.sizeBytes; offset += REBUILD_CHUNK) {
+        const length = Math.min(REBUILD_CHUNK, this.#spec.sizeBytes - offset);
+        const fill = await this.#copyChunk(r, offset, length);
+        if (fill !== undefined) fills.push(fill.done);
+        // Bound what is in flight to the target: at most 8 chunks' fills.
+        if (fills.length >= 8) await Promise.all(fills.splice(0));
+      }
+      await Promise.all(fills);
+      if (r.client !== client) throw new StorageError('Unavailable', r.lastError ?? 'rebuild target lost');
+      this.#setPosition(r, await client.rebuildDone(id, this.#epoch));
+      this.#progress();
+    } catch (e) {
+      this.#check();
+      r.lastError = `rebuild failed: ${String(e)}`;
+      r.client?.close();
+      r.client = undefined;
+      r.state = 'needs-rebuild';
+      this.#notify();
+      throw e;
+    }
+  }
+
+  /** Copies one chunk to a rebuild target; resolves once its fill is sent (undefined: all zero). */
+  async #copyChunk(r: Replica, offset: number, length: number): Promise<{ done: Promise<void> } | undefined> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#copyLock = { offset, end: offset + length, released };
+    try {
+      // Every write sequenced so far; none touches the chunk until the lock goes.
+      const need = this.#headSeq;
+      for (let attempt = 0; ; attempt++) {
+        this.#check();
+        if (r.client === undefined || r.state === 'down' || r.state === 'needs-rebuild')
+          throw new StorageError('Unavailable', r.lastError ?? 'rebuild target lost');
+        await this.#until(() =>
+          r.client === undefined
+            ? new StorageError('Unavailable', r.lastError ?? 'rebuild target lost')
+            : this.#replicas.some((x) => this.#readable(x, need)),
+        );
+        const source = this.#replicas
+          .filter((x) => this.#readable(x, need))
+          .sort((a, b) => (a.latency.ewmaMs ?? Infinity) - (b.latency.ewmaMs ?? Infinity))[0];
+        try {
+          const data = await (source?.client as ReplicaLink).read(this.#spec.id, offset, length);
+          const client = r.client as ReplicaLink | undefined;
+          if (client === undefined) throw new StorageError('Unavailable', 'rebuild target lost');
+          if (isZero(data)) return undefined;
+          // Called before the lock goes: on the target's link it precedes later writes here.
+          const fill = client.fill(this.#spec.id, this.#epoch, offset, data).then((pos) => {
+            r.rebuiltBytes += data.length;
+            this.#setPosition(r, pos);
+          });
+          fill.catch(() => undefined);
+          return { done: fill };
+        } catch (e) {
+          if (attempt >= 5 || (e instanceof StorageError && e.code === 'StaleEpoch')) throw e;
+          // checksum error or lost connection on the source: another one is tried
+        }
+      }
+    } finally {
+      this.#copyLock = undefined;
+      release();
+    }
+  }
+
+  /** The running rebuild, if any (resolves or rejects with it). */
+  get rebuild(): Promise<void> | undefined {
+    return this.#rebuild;
+  }
+
   status(): { epoch: number; headSeq: number; ackedSeq: number; replicas: ReplicaStatus[] } {
     return {
       epoch: this.#epoch,
@@ -732,6 +918,8 @@ export class ReplicatedVolume implements BlockDevice {
         p99Ms: r.latency.percentile(99),
         caughtUpWrites: r.caughtUpWrites,
         caughtUpBytes: r.caughtUpBytes,
+        rebuilding: r.rebuilding,
+        rebuiltBytes: r.rebuiltBytes,
         lastError: r.lastError,
       })),
     };
@@ -776,4 +964,35 @@ export class ReplicatedVolume implements BlockDevice {
       c?.close();
     }
   }
+}
+
+function newReplica(spec: ReplicaSpec, eligible: boolean): Replica {
+  return {
+    nodeId: spec.nodeId,
+    spec,
+    client: undefined,
+    state: 'connecting',
+    appliedSeq: 0,
+    appliedEpoch: 0,
+    durableSeq: 0,
+    sentSeq: 0,
+    eligible,
+    latency: new LatencyEstimate(),
+    caughtUpWrites: 0,
+    caughtUpBytes: 0,
+    rebuilding: false,
+    rebuiltBytes: 0,
+    lastError: undefined,
+    awaitingSource: false,
+    reconnectDelayMs: 100,
+    timer: undefined,
+  };
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i += 8192) {
+    const part = b.subarray(i, i + 8192);
+    if (part.some((x) => x !== 0)) return false;
+  }
+  return true;
 }
