@@ -1,8 +1,8 @@
-import { createServer } from 'node:http';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiClient } from '../kube/api-client.ts';
+import { registerControllerMetrics, serveMetrics } from '../kube/metrics.ts';
 import { runManager } from '../controllers/manager.ts';
 import type { ControllerSettings } from '../controllers/context.ts';
 import { parseDuration, parsePositive } from './duration.ts';
@@ -14,6 +14,7 @@ interface Options {
   controllers: string;
   leaderElect: boolean;
   metricsPort: number;
+  metricsBindAddress: string;
   clusterProbeInterval?: number;
   clusterProbeTimeout?: number;
   notReadyGracePeriod?: number;
@@ -41,7 +42,13 @@ export function registerControllers(program: Command): void {
     .option('--kubeconfig <file>', 'hub kubeconfig (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--controllers <list>', 'controllers to run: * for all, -name to leave one out', '*')
     .option('--no-leader-elect', 'run without a Lease (only one replica may run)')
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (0: off)', (v) => Number(v), 0)
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus /metrics (and /healthz, /readyz) on this port (0: off)',
+      (v) => Number(v),
+      0,
+    )
+    .option('--metrics-bind-address <host>', 'address of the metrics listener', '127.0.0.1')
     .option(
       '--cluster-probe-interval <duration>',
       'between health probes of a push-mode member (default 10s)',
@@ -81,13 +88,10 @@ export function registerControllers(program: Command): void {
         });
         const metrics = new Registry();
         collectDefaultMetrics({ register: metrics });
+        registerControllerMetrics(metrics);
         if (opts.metricsPort > 0) {
-          createServer((req, res) => {
-            if (req.url !== '/metrics') return void res.writeHead(404).end();
-            void metrics
-              .metrics()
-              .then((body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body));
-          }).listen(opts.metricsPort, '127.0.0.1');
+          const server = await serveMetrics(metrics, opts.metricsBindAddress, opts.metricsPort);
+          log.info({ url: server.url }, 'serving metrics');
         }
         const abort = new AbortController();
         process.once('SIGINT', () => abort.abort());

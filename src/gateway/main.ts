@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../kube/log.ts';
-import { startGateway, type Gateway } from './gateway.ts';
+import { startGateway, type Gateway, type GatewayOptions } from './gateway.ts';
 import { readTokenDir, staticTokens } from './tokens.ts';
 
 /** What `meridian gateway` reads: file paths and the listen address. */
@@ -15,6 +15,8 @@ export interface GatewayFiles {
   readonly host?: string;
   readonly port?: number;
   readonly log?: Logger;
+  /** Called once per proxied request (default: an `info` log line). */
+  readonly audit?: GatewayOptions['audit'];
 }
 
 /**
@@ -34,5 +36,6 @@ export async function gatewayFromFiles(f: GatewayFiles): Promise<Gateway> {
     ...(f.host === undefined ? {} : { host: f.host }),
     ...(f.port === undefined ? {} : { port: f.port }),
     ...(f.log === undefined ? {} : { log: f.log }),
+    ...(f.audit === undefined ? {} : { audit: f.audit }),
   });
 }

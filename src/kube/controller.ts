@@ -37,6 +37,13 @@ export interface ControllerMetrics {
   reconciled?(controller: string, outcome: ReconcileOutcome, durationMs: number): void;
 }
 
+let defaultMetrics: ControllerMetrics | undefined;
+
+/** Sets the process-wide metrics of controllers defined afterwards without their own (src/kube/metrics.ts). */
+export function setControllerMetrics(metrics: ControllerMetrics | undefined): void {
+  defaultMetrics = metrics;
+}
+
 /** The primary kind: its store, and its type so `owns` can match ownerReferences. */
 export interface ForSpec {
   readonly store: StoreReader<KubeObject>;
@@ -103,7 +110,8 @@ export function ownerKeys(obj: KubeObject, owner: ForSpec): ObjectKey[] {
 export function defineController(spec: ControllerSpec): Controller {
   const log = spec.log ?? silentLogger;
   const now = spec.clock?.now ?? Date.now;
-  const queue = new WorkQueue<ObjectKey>(spec.queue);
+  const queue = new WorkQueue<ObjectKey>({ name: spec.name, ...spec.queue });
+  const metrics = spec.metrics ?? defaultMetrics;
   let started = false;
 
   const process = async (key: ObjectKey, signal: AbortSignal): Promise<void> => {
@@ -133,7 +141,7 @@ export function defineController(spec: ControllerSpec): Controller {
     } finally {
       queue.done(key);
     }
-    spec.metrics?.reconciled?.(spec.name, outcome, now() - t0);
+    metrics?.reconciled?.(spec.name, outcome, now() - t0);
   };
 
   return {

@@ -23,6 +23,8 @@ import { TokenBucket } from './token-bucket.ts';
 export interface WorkQueueMetrics {
   /** Queue depth (ready keys) after every change. */
   depth?(depth: number): void;
+  /** A key was queued (not counting adds of a key already waiting). */
+  added?(key: string): void;
   /** A key was refused because the queue was full. */
   dropped?(key: string): void;
   /** A key was re-added through `addRateLimited`. */
@@ -39,7 +41,19 @@ export interface WorkQueueOptions {
   readonly qps?: number;
   readonly burst?: number;
   readonly clock?: Clock;
+  /** Explicit metrics; else, for a named queue, the process's provider's (see `setWorkQueueMetricsProvider`). */
   readonly metrics?: WorkQueueMetrics;
+  /** The queue's name in metrics (a controller's queue is named after the controller). */
+  readonly name?: string;
+}
+
+/** Makes the metrics of a named queue (client-go's `workqueue.SetProvider`). */
+export type WorkQueueMetricsProvider = (name: string) => WorkQueueMetrics;
+let metricsProvider: WorkQueueMetricsProvider | undefined;
+
+/** Sets the process-wide provider used by named queues created afterwards (src/kube/metrics.ts). */
+export function setWorkQueueMetricsProvider(provider: WorkQueueMetricsProvider | undefined): void {
+  metricsProvider = provider;
 }
 
 interface Waiting<T> {
@@ -72,7 +86,8 @@ export class WorkQueue<T extends string = string> {
     this.#baseDelayMs = opts.baseDelayMs ?? 5;
     this.#maxDelayMs = opts.maxDelayMs ?? 1_000_000;
     this.#clock = opts.clock ?? systemClock;
-    this.#metrics = opts.metrics ?? {};
+    this.#metrics =
+      opts.metrics ?? (opts.name !== undefined && metricsProvider ? metricsProvider(opts.name) : {});
     this.#bucket = new TokenBucket(opts.qps ?? 10, opts.burst ?? 100, this.#clock);
   }
 
@@ -94,6 +109,7 @@ export class WorkQueue<T extends string = string> {
       return false;
     }
     this.#dirty.add(key);
+    this.#metrics.added?.(key);
     if (this.#processing.has(key)) return true;
     this.#queue.add(key);
     this.#dispatch();

@@ -2,6 +2,7 @@ import type { ClusterPropagationPolicy, PropagationPolicy } from '../../api/prop
 import type { ResourceBinding } from '../../api/resource-binding.ts';
 import type { ResourceType } from '../../kube/api-client.ts';
 import { NotFoundError } from '../../kube/errors.ts';
+import { propagationTracker } from '../../kube/metrics.ts';
 import { objectKey } from '../../kube/object-key.ts';
 import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
@@ -49,7 +50,7 @@ const WORKERS = 4;
  */
 class Detector {
   readonly #ctx: ControllerContext;
-  readonly #queue = new WorkQueue<TemplateKey>({ maxSize: 1_000_000 });
+  readonly #queue = new WorkQueue<TemplateKey>({ maxSize: 1_000_000, name: 'detector' });
   readonly #types = new Map<string, TrackedType>();
   readonly #pending = new Set<string>();
   /**
@@ -132,6 +133,8 @@ class Detector {
     store.subscribe((c) => {
       const o = c.object;
       const key = templateKey(apiVersion, kind, o.metadata?.namespace, o.metadata?.name ?? '');
+      if (c.type !== 'delete')
+        propagationTracker().changed(key, String(o.metadata?.generation ?? o.metadata?.resourceVersion));
       this.#queue.add(key);
       this.#refreshDeps(key, c.type === 'delete' ? undefined : o);
     }, this.#ctx.signal);

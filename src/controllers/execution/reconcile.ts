@@ -39,6 +39,7 @@ import type { ApiClient, ResourceType } from '../../kube/api-client.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../kube/controller.ts';
 import { AlreadyExistsError, NotFoundError, UnavailableError } from '../../kube/errors.ts';
 import { withFinalizer } from '../../kube/finalizer.ts';
+import { propagationTracker } from '../../kube/metrics.ts';
 import { objectKey, refOf, type ObjectKey } from '../../kube/object-key.ts';
 import type { Recorder } from '../../kube/recorder.ts';
 import type { StoreReader } from '../../kube/store.ts';
@@ -353,6 +354,11 @@ export class ExecutionReconciler implements Reconciler {
         ...(work.metadata.generation === undefined ? {} : { observedGeneration: work.metadata.generation }),
       };
       records.set(idKey, next);
+      if (reason === undefined || !isDrift(reason)) {
+        const { apiVersion, kind } = manifest;
+        const templateKey = [apiVersion, kind, manifest.metadata?.namespace ?? '', identifier.name].join('|');
+        propagationTracker().applied(templateKey, cluster);
+      }
       const outcome = this.#appliedOutcome(identifier, result, next);
       if (reason === undefined || !isDrift(reason)) return { outcome };
       const detail = driftDetail(reason, live, result);
