@@ -4,17 +4,29 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports flow one way: api ← kube ← controllers|gateway|agent|storage ← cli (STYLE.md §1);
- * tunnel (the stream multiplexer) sits on kube and is used by gateway and agent.
+ * tunnel (the stream multiplexer) sits on kube and is used by gateway and agent; dashboard
+ * sits beside controllers and gateway (the gateway mounts it through a callback, not an import).
  */
 const layers = {
-  'src/api/**': ['kube', 'tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
-  'src/kube/**': ['tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
-  'src/tunnel/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
-  'src/controllers/**': ['gateway', 'agent', 'cli'],
-  'src/gateway/**': ['controllers', 'agent', 'cli'],
+  'src/api/**': [
+    'kube',
+    'tunnel',
+    'controllers',
+    'gateway',
+    'agent',
+    'storage',
+    'cli',
+    'testenv',
+    'dashboard',
+  ],
+  'src/kube/**': ['tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
+  'src/tunnel/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
+  'src/controllers/**': ['gateway', 'agent', 'cli', 'dashboard'],
+  'src/gateway/**': ['controllers', 'agent', 'cli', 'dashboard'],
   'src/agent/**': ['controllers', 'gateway', 'cli'],
   'src/storage/**': ['controllers', 'gateway', 'agent', 'cli'],
-  'src/testenv/**': ['controllers', 'gateway', 'agent', 'storage', 'cli'],
+  'src/testenv/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'dashboard'],
+  'src/dashboard/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
 };
 
 export default tseslint.config(
