@@ -10,6 +10,7 @@ import { registerDescribe } from './describe.ts';
 import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
 import { registerKubeconfig } from './kubeconfig.ts';
+import { registerUp } from './up.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -51,6 +52,7 @@ program
     await runDemo(opts);
   });
 
+registerUp(program);
 registerJoin(program);
 registerClusters(program);
 registerGet(program);
