@@ -96,6 +96,33 @@ export const WeightPreference = Type.Object(
 );
 export type WeightPreference = Static<typeof WeightPreference>;
 
+/**
+ * Divided replicas drift from the desired spread when a failover moves them and the cluster
+ * comes back, or when the fleet changes: the scheduler keeps placements stable and never moves
+ * replicas by itself. With `rebalance`, it moves them back toward the division it would make
+ * afresh, in bounded steps: at most `maxReplicasPerStep` replicas per step, a step only once
+ * every target runs its share healthily and at least `intervalSeconds` after the previous one.
+ */
+export const Rebalance = Type.Object({
+  maxReplicasPerStep: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 10000,
+      default: 1,
+      description: 'Replicas moved from one cluster to another per step, at most.',
+    }),
+  ),
+  intervalSeconds: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 86400,
+      default: 60,
+      description: 'Least time between two steps of one binding.',
+    }),
+  ),
+});
+export type Rebalance = Static<typeof Rebalance>;
+
 export const ReplicaScheduling = Type.Object(
   {
     replicaSchedulingType: StringEnum(['Duplicated', 'Divided'], {
@@ -108,6 +135,7 @@ export const ReplicaScheduling = Type.Object(
       }),
     ),
     weightPreference: Type.Optional(WeightPreference),
+    rebalance: Type.Optional(Rebalance),
   },
   {
     'x-kubernetes-validations': [
@@ -120,6 +148,11 @@ export const ReplicaScheduling = Type.Object(
         "!has(self.weightPreference) || (self.replicaSchedulingType == 'Divided' && has(self.replicaDivisionPreference) && self.replicaDivisionPreference == 'Weighted')",
         'replicaScheduling.weightPreference (staticWeightList, dynamicWeight) requires replicaSchedulingType Divided and replicaDivisionPreference Weighted',
         { fieldPath: '.weightPreference' },
+      ),
+      rule(
+        "!has(self.rebalance) || self.replicaSchedulingType == 'Divided'",
+        'replicaScheduling.rebalance is only allowed when replicaSchedulingType is Divided',
+        { fieldPath: '.rebalance' },
       ),
     ],
   },

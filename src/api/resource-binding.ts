@@ -83,6 +83,29 @@ export const GracefulEvictionTask = Type.Object({
 });
 export type GracefulEvictionTask = Static<typeof GracefulEvictionTask>;
 
+/**
+ * A cluster this binding must not be placed on, whatever the placement says, and why: written
+ * by the application-failover controller when the workload stayed unhealthy there for longer
+ * than `failover.application.decisionConditions.tolerationSeconds`. The scheduler filters it
+ * out (and evicts the binding from it per `failover.application.purgeMode`). Lifted when the
+ * resource template's spec changes (`templateGeneration` is older), when the Cluster is gone,
+ * when the policy drops `failover.application`, or by removing the entry by hand.
+ */
+export const ClusterEviction = Type.Object({
+  name: ClusterName(),
+  reason: Type.String({ minLength: 1, maxLength: 64, description: 'Why, e.g. ApplicationFailure.' }),
+  message: Type.Optional(Type.String({ maxLength: 1024 })),
+  evictionTime: Time(),
+  templateGeneration: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      format: 'int64',
+      description: "The resource template's metadata.generation when the cluster was evicted.",
+    }),
+  ),
+});
+export type ClusterEviction = Static<typeof ClusterEviction>;
+
 export const BindingSpec = Type.Object({
   resource: ObjectReference,
   replicas: Type.Optional(Type.Integer({ minimum: 0, format: 'int32' })),
@@ -96,6 +119,13 @@ export const BindingSpec = Type.Object({
   propagateDeps: Type.Optional(Type.Boolean()),
   suspension: Type.Optional(Suspension),
   failover: Type.Optional(Failover),
+  evictedClusters: Type.Optional(
+    Type.Array(ClusterEviction, {
+      maxItems: 1000,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+    }),
+  ),
   gracefulEvictionTasks: Type.Optional(
     Type.Array(GracefulEvictionTask, {
       maxItems: 1000,

@@ -12,6 +12,7 @@ import { startClusterController } from './cluster/controller.ts';
 import type { ControllerContext, ControllerSettings, StartController } from './context.ts';
 import { startDetector } from './detector/controller.ts';
 import { startExecutionController } from './execution/controller.ts';
+import { startFailoverController } from './failover/controller.ts';
 import { createMemberRegistry } from './members/registry.ts';
 import { startScheduler } from './scheduler/controller.ts';
 import { startStatusController } from './status/controller.ts';
@@ -24,6 +25,7 @@ export const controllers = {
   binding: startBindingController,
   execution: startExecutionController,
   status: startStatusController,
+  failover: startFailoverController,
 } as const satisfies Record<string, StartController>;
 
 export type ControllerName = keyof typeof controllers;

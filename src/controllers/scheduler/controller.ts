@@ -12,9 +12,11 @@ import type { KubeObject } from '../../kube/wire.ts';
 import { findCondition, setCondition } from '../conditions.ts';
 import type { ControllerContext, StartController } from '../context.ts';
 import { workName } from '../binding/render.ts';
+import { failoverDecisions, type FailoverDecisions } from '../failover/metrics.ts';
 import { HubFieldManagers, Resources } from '../resources.ts';
 import {
   DEFAULT_EVICTION_TIMEOUT_MS,
+  EvictionReasons,
   nextEvictionTasks,
   runsShare,
   type EvictionEnd,
@@ -61,6 +63,7 @@ function counter<L extends string>(
 interface EvictionMetrics {
   readonly evictions: Counter<'cluster' | 'purge_mode'>;
   readonly ends: Counter<'cluster' | 'reason'>;
+  readonly decisions: FailoverDecisions;
 }
 
 function evictionMetrics(registry: Registry): EvictionMetrics {
@@ -77,6 +80,7 @@ function evictionMetrics(registry: Registry): EvictionMetrics {
       "Graceful evictions ended (Healthy, Timeout, Rescheduled, ClusterGone): the evicted cluster's copy removed or kept.",
       ['cluster', 'reason'],
     ),
+    decisions: failoverDecisions(registry),
   };
 }
 
@@ -96,8 +100,11 @@ function recordEvictions(
 ): void {
   const grace = (cluster: string) =>
     seconds(outcome.tasks.find((t) => t.fromCluster === cluster)?.gracePeriodSeconds, defaultMs);
+  const kindOf = (reason: string) =>
+    reason === EvictionReasons.applicationFailure ? ('application' as const) : ('cluster' as const);
   for (const e of outcome.evicted) {
     metrics.evictions.inc({ cluster: e.cluster, purge_mode: e.purgeMode });
+    metrics.decisions.inc({ kind: kindOf(e.reason), reason: `Evicted${e.purgeMode}`, cluster: e.cluster });
     const then =
       e.purgeMode === 'Immediately'
         ? 'its copy is removed now (purgeMode Immediately)'
@@ -120,6 +127,11 @@ function recordEvictions(
   };
   for (const { task, why } of outcome.ended) {
     metrics.ends.inc({ cluster: task.fromCluster, reason: why });
+    metrics.decisions.inc({
+      kind: kindOf(task.reason),
+      reason: `GracefulEvictionEnded${why}`,
+      cluster: task.fromCluster,
+    });
     ctx.recorder.event(
       b as KubeObject,
       why === 'Timeout' ? 'Warning' : 'Normal',
@@ -147,6 +159,13 @@ function makeReconciler(
       const placement: Placement = b.spec.placement ?? {};
       const snapshot = clusters.list().filter((c) => c.metadata.deletionTimestamp === undefined);
       const lastPlacement = b.metadata.annotations?.[SCHEDULED_PLACEMENT_ANNOTATION];
+      // Application failover's verdicts (written by the failover controller): never a candidate.
+      const evictedClusters = new Map(
+        (b.spec.evictedClusters ?? []).map((e) => [
+          e.name,
+          `${e.reason}${e.message ? `: ${e.message}` : ''}`,
+        ]),
+      );
       const previous = b.spec.clusters?.length
         ? {
             clusters: b.spec.clusters,
@@ -159,6 +178,7 @@ function makeReconciler(
           replicas: b.spec.replicas ?? 0,
           ...(b.spec.replicaRequirements && { replicaRequirements: b.spec.replicaRequirements }),
           placement,
+          ...(evictedClusters.size > 0 && { evictedClusters }),
         },
         snapshot,
         previous,
@@ -186,6 +206,7 @@ function makeReconciler(
         failover: b.spec.failover,
         nowMs: Date.now(),
         defaultTimeoutMs,
+        evictedClusters,
         replacementHealthy:
           tasksBefore.length > 0 &&
           !targetsChanged &&

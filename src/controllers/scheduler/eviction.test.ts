@@ -64,6 +64,7 @@ test('a cluster dropped for an untolerated NoExecute taint gets a graceful evict
     {
       cluster: 'c',
       purgeMode: 'Graciously',
+      reason: 'TaintUntolerated',
       why: 'cluster has untolerated taint cluster.meridian.dev/not-ready:NoExecute',
     },
   ]);
@@ -257,4 +258,76 @@ test('with the scheduler: when the others cannot fit the replicas, nothing is ev
   );
   assert.deepEqual(out.tasks, []);
   assert.deepEqual(out.evicted, []);
+});
+
+test('a cluster dropped by application failover gets a task with failover.application purge mode and grace', () => {
+  const out = nextEvictionTasks(
+    input({
+      previous: [t('a', 2), t('b', 2)],
+      next: [t('a', 4)],
+      failover: {
+        application: {
+          decisionConditions: { tolerationSeconds: 30 },
+          purgeMode: 'Graciously',
+          gracePeriodSeconds: 120,
+        },
+        cluster: { purgeMode: 'Never' },
+      },
+      evictedClusters: new Map([['b', 'unhealthy for 31s']]),
+    }),
+  );
+  assert.deepEqual(out.evicted, [
+    {
+      cluster: 'b',
+      purgeMode: 'Graciously',
+      reason: 'ApplicationFailure',
+      why: 'application failover: unhealthy for 31s',
+    },
+  ]);
+  assert.deepEqual(out.tasks, [
+    {
+      fromCluster: 'b',
+      replicas: 2,
+      reason: 'ApplicationFailure',
+      message: 'application failover: unhealthy for 31s',
+      purgeMode: 'Graciously',
+      gracePeriodSeconds: 120,
+      creationTimestamp: '2026-01-01T00:10:00Z',
+    },
+  ]);
+  assert.equal(out.recheckAfterMs, 120_000);
+});
+
+test('application failover with purgeMode Immediately records the eviction but keeps no copy', () => {
+  const out = nextEvictionTasks(
+    input({
+      previous: [t('a', 2), t('b', 2)],
+      next: [t('a', 4)],
+      failover: { application: { decisionConditions: { tolerationSeconds: 0 }, purgeMode: 'Immediately' } },
+      evictedClusters: new Map([['b', 'crash-looping']]),
+    }),
+  );
+  assert.deepEqual(out.tasks, []);
+  assert.deepEqual(
+    out.evicted.map((e) => [e.cluster, e.purgeMode]),
+    [['b', 'Immediately']],
+  );
+});
+
+test('a cluster both tainted and application-evicted follows failover.cluster', () => {
+  const out = nextEvictionTasks(
+    input({
+      previous: [t('a', 2), t('c', 2)],
+      next: [t('a', 4)],
+      failover: {
+        application: { decisionConditions: { tolerationSeconds: 0 }, purgeMode: 'Immediately' },
+        cluster: { purgeMode: 'Never' },
+      },
+      evictedClusters: new Map([['c', 'unhealthy']]),
+    }),
+  );
+  assert.deepEqual(
+    out.tasks.map((x) => [x.fromCluster, x.reason, x.purgeMode]),
+    [['c', 'TaintUntolerated', 'Never']],
+  );
 });

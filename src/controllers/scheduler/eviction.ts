@@ -1,6 +1,8 @@
 /**
  * Graceful eviction (pure): when a scheduling pass drops a cluster because it gained a
- * `NoExecute` taint the placement does not tolerate (a failed cluster), the binding records a
+ * `NoExecute` taint the placement does not tolerate (a failed cluster: `failover.cluster`), or
+ * because application failover evicted the binding from it (`spec.evictedClusters`: the workload
+ * stayed unhealthy there; `failover.application`), the binding records a
  * `gracefulEvictionTask` for it and its Work — its copy — is kept until the clusters that took
  * over are healthy, or the grace period ends. Only then does the binding controller delete that
  * Work (and the execution controller the objects, once the member answers).
@@ -28,7 +30,11 @@ import { tolerates } from './plugins/taint-toleration/index.ts';
 /** Default graceful-eviction timeout when neither the policy nor the settings give one. */
 export const DEFAULT_EVICTION_TIMEOUT_MS = 600_000;
 
-export const EvictionReasons = { taintUntolerated: 'TaintUntolerated' } as const;
+export const EvictionReasons = {
+  taintUntolerated: 'TaintUntolerated',
+  applicationFailure: 'ApplicationFailure',
+} as const;
+export type EvictionReason = (typeof EvictionReasons)[keyof typeof EvictionReasons];
 
 export type EvictionEnd = 'Healthy' | 'Timeout' | 'Rescheduled' | 'ClusterGone';
 
@@ -50,13 +56,20 @@ export interface EvictionInput {
    * caller passes false when this pass changed the targets: their Works are not rendered yet.
    */
   readonly replacementHealthy: boolean;
+  /** `spec.evictedClusters`: clusters application failover evicted the binding from, name → why. */
+  readonly evictedClusters?: ReadonlyMap<string, string>;
 }
 
 export interface EvictionOutcome {
   /** The tasks to write (sorted by cluster). */
   readonly tasks: GracefulEvictionTask[];
   /** Evictions decided in this pass, with the purge mode they got (Immediately: no task). */
-  readonly evicted: Array<{ readonly cluster: string; readonly purgeMode: PurgeMode; readonly why: string }>;
+  readonly evicted: Array<{
+    readonly cluster: string;
+    readonly purgeMode: PurgeMode;
+    readonly reason: EvictionReason;
+    readonly why: string;
+  }>;
   readonly ended: Array<{ readonly task: GracefulEvictionTask; readonly why: EvictionEnd }>;
   /** When the earliest remaining task times out. */
   readonly recheckAfterMs?: number;
@@ -84,7 +97,7 @@ export function taskDeadline(task: GracefulEvictionTask, defaultTimeoutMs: numbe
 /** The next tasks, and what changed, after one scheduling pass. */
 export function nextEvictionTasks(input: EvictionInput): EvictionOutcome {
   const targets = new Set(input.next.map((t) => t.name));
-  const evicted: Array<{ cluster: string; purgeMode: PurgeMode; why: string }> = [];
+  const evicted: Array<{ cluster: string; purgeMode: PurgeMode; reason: EvictionReason; why: string }> = [];
   const ended: Array<{ task: GracefulEvictionTask; why: EvictionEnd }> = [];
   const kept = new Map<string, GracefulEvictionTask>();
   let recheck: number | undefined;
@@ -104,21 +117,28 @@ export function nextEvictionTasks(input: EvictionInput): EvictionOutcome {
     if (deadline !== undefined) recheck = Math.min(recheck ?? Infinity, deadline - input.nowMs);
   }
 
-  const purgeMode: PurgeMode = input.failover?.cluster?.purgeMode ?? 'Graciously';
   for (const prev of input.previous) {
     if (targets.has(prev.name) || kept.has(prev.name)) continue;
     const cluster = input.clusters.get(prev.name);
     if (cluster === undefined) continue; // gone: its Works are released, nothing to keep
     const taints = untoleratedNoExecute(cluster, input.placement);
-    if (taints.length === 0) continue; // left for another reason (affinity, spread): no grace
-    const why = `cluster has untolerated taint ${taints.map(describe).join(', ')}`;
-    evicted.push({ cluster: prev.name, purgeMode, why });
+    const application = input.evictedClusters?.get(prev.name);
+    // Left for another reason (affinity, spread): no grace.
+    if (taints.length === 0 && application === undefined) continue;
+    const byTaint = taints.length > 0;
+    const policy = byTaint ? input.failover?.cluster : input.failover?.application;
+    const purgeMode: PurgeMode = policy?.purgeMode ?? 'Graciously';
+    const why = byTaint
+      ? `cluster has untolerated taint ${taints.map(describe).join(', ')}`
+      : `application failover: ${application}`;
+    const reason = byTaint ? EvictionReasons.taintUntolerated : EvictionReasons.applicationFailure;
+    evicted.push({ cluster: prev.name, purgeMode, reason, why });
     if (purgeMode === 'Immediately') continue;
-    const grace = input.failover?.cluster?.gracePeriodSeconds;
+    const grace = policy?.gracePeriodSeconds;
     const task: GracefulEvictionTask = {
       fromCluster: prev.name,
       replicas: prev.replicas,
-      reason: EvictionReasons.taintUntolerated,
+      reason,
       message: why.slice(0, 1024),
       purgeMode,
       ...(purgeMode === 'Graciously' && {

@@ -17,6 +17,8 @@ export interface SchedulingUnit {
   readonly replicas: number;
   readonly replicaRequirements?: ReplicaRequirements;
   readonly placement: Placement;
+  /** Clusters the binding was evicted from (`spec.evictedClusters`): name → why. */
+  readonly evictedClusters?: ReadonlyMap<string, string>;
 }
 
 export interface PluginContext {

@@ -5,6 +5,7 @@
 import { apiEnablement } from './plugins/api-enablement/index.ts';
 import { availableCapacity } from './plugins/available-capacity/index.ts';
 import { clusterAffinity } from './plugins/cluster-affinity/index.ts';
+import { clusterEviction } from './plugins/cluster-eviction/index.ts';
 import { clusterLocality } from './plugins/cluster-locality/index.ts';
 import { clusterReadiness } from './plugins/cluster-readiness/index.ts';
 import { spreadConstraint } from './plugins/spread-constraint/index.ts';
@@ -13,6 +14,7 @@ import type { Plugin } from './plugin.ts';
 
 export const registry = {
   'cluster-readiness': clusterReadiness,
+  'cluster-eviction': clusterEviction,
   'cluster-affinity': clusterAffinity,
   'taint-toleration': taintToleration,
   'api-enablement': apiEnablement,
