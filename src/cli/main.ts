@@ -11,6 +11,7 @@ import { registerGet } from './get.ts';
 import { registerJoin } from './join.ts';
 import { registerKubeconfig } from './kubeconfig.ts';
 import { registerUp } from './up.ts';
+import { registerDev } from './dev-clusters.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -53,6 +54,7 @@ program
   });
 
 registerUp(program);
+registerDev(program);
 registerJoin(program);
 registerClusters(program);
 registerGet(program);

@@ -17,7 +17,6 @@
  * | `logs/` | JSON logs of the controllers and the gateway |
  * | `dev-clusters/` | `meridian dev clusters` state |
  */
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -289,19 +288,6 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
     await stopEnv?.();
     await sup.release();
     unlock();
-  }
-}
-
-/** Spawns the real `meridian` binary detached from this process (for `dev clusters`). */
-export function spawnMeridianDetached(args: readonly string[], logPath: string) {
-  const log = openSync(logPath, 'a');
-  try {
-    return spawn(process.execPath, [MERIDIAN_MAIN, ...args], {
-      detached: true,
-      stdio: ['ignore', log, log, 'pipe'],
-    });
-  } finally {
-    closeSync(log);
   }
 }
 
