@@ -16,6 +16,9 @@ phase() {
 command -v go >/dev/null || { echo "Go is needed to build the Kubernetes binaries (or set MERIDIAN_K8S_ASSETS)" >&2; exit 1; }
 phase "debian packages" bash scripts/ensure-debian-packages.sh
 phase "typecheck" tsc --noEmit -p .
+phase "typecheck ui" tsc --noEmit -p ui
+# The dashboard's bundle (ui/dist), rebuilt only when ui/ changed: its browser test serves it.
+phase "build ui" node ui/build.ts --if-stale
 phase "lint" eslint .
 phase "format" prettier --check --log-level warn .
 phase "kubernetes binaries" bash scripts/k8s-binaries.sh

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -7,6 +8,12 @@ import { parseAllDocuments } from 'yaml';
 import { ApiClient } from '../kube/api-client.ts';
 import { installCrds } from '../controllers/bootstrap/install-crds.ts';
 import { runManager } from '../controllers/manager.ts';
+import { createDashboard, DASHBOARD_PATH } from '../dashboard/server.ts';
+import { ensureViewer, requestToken, VIEWER } from '../dashboard/viewer.ts';
+import { startGateway } from '../gateway/gateway.ts';
+import { staticTokens } from '../gateway/tokens.ts';
+import { issueCertificate } from '../testenv/pki.ts';
+import { buildUi } from '../../ui/build.ts';
 import { startEnvironment, type ClusterInfo, type Environment } from '../testenv/environment.ts';
 import { membersFor } from '../testenv/topology.ts';
 import { runJoin } from './join.ts';
@@ -37,6 +44,54 @@ async function startControllers(hub: ClusterInfo, logFile: string): Promise<Runn
     async stop() {
       abort.abort();
       await done.catch(() => {});
+      await client.close();
+    },
+  };
+}
+
+/**
+ * The fleet dashboard, served by a meridian-gateway in this process (HTTPS with a serving
+ * certificate from the hub CA), and a read-only viewer token for it.
+ */
+async function startDashboard(
+  hub: ClusterInfo,
+  dir: string,
+): Promise<Running & { url: string; token: string; tokenHours: number }> {
+  await buildUi({ ifStale: true });
+  const kc = new KubeConfig();
+  kc.loadFromFile(hub.kubeconfig);
+  const client = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-dashboard' });
+  const abort = new AbortController();
+  await ensureViewer(client);
+  const tokenHours = 24;
+  const token = await requestToken(client, tokenHours * 3600);
+  const ca = { certPath: hub.caPath, keyPath: join(hub.dir, 'pki', 'ca.key') };
+  const serving = await issueCertificate(ca, join(dir, 'gateway'), 'serving', {
+    commonName: 'meridian-gateway',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+  const dashboard = await createDashboard({ hub: client, signal: abort.signal });
+  const gateway = await startGateway({
+    host: '127.0.0.1',
+    tls: {
+      cert: await readFile(serving.certPath),
+      key: await readFile(serving.keyPath),
+      clientCa: await readFile(hub.caPath),
+    },
+    // The demo's members are joined in push mode: no agents connect.
+    agents: staticTokens(new Map()),
+    dashboard: dashboard.handle,
+  });
+  await dashboard.ready;
+  return {
+    url: `${gateway.url}${DASHBOARD_PATH}`,
+    token,
+    tokenHours,
+    async stop() {
+      abort.abort();
+      await gateway.close();
       await client.close();
     },
   };
@@ -106,6 +161,7 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
     }),
   );
   let controllers: Running | undefined;
+  let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
   try {
     const logFile = join(env.dir, 'logs', 'meridian-controllers.log');
     controllers = await step('Meridian controllers running', () => startControllers(env.hub, logFile));
@@ -132,8 +188,19 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
         ]);
       }
     });
+    dashboard = await step('dashboard served by meridian-gateway', () => startDashboard(env.hub, env.dir));
     say();
     await printPlacement(env);
+    say();
+    say(`Dashboard (live, read-only): ${dashboard.url}`);
+    say(`  its certificate is signed by the hub CA (${env.hub.caPath}): the browser asks to trust it`);
+    say(
+      `  sign in with this read-only token (${VIEWER.namespace}/${VIEWER.name}, valid ${dashboard.tokenHours} h):`,
+    );
+    say(`  ${dashboard.token}`);
+    say(
+      `  another: kubectl --kubeconfig ${env.hub.kubeconfig} create token -n ${VIEWER.namespace} ${VIEWER.name}`,
+    );
     say();
     say('Drive it with the pinned kubectl:');
     say(`  export PATH=${env.binDir}:$PATH`);
@@ -151,6 +218,7 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
     });
     say('\nStopping…');
   } finally {
+    await dashboard?.stop();
     await controllers?.stop();
     await env.stop();
   }
