@@ -14,10 +14,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { stringify, parse } from 'yaml';
 import { Labels, clusterNamespace, parseQuantityMilli, type Cluster } from '../../src/api/index.ts';
-import { ApiClient, type ResourceType } from '../../src/kube/api-client.ts';
+import { ApiClient } from '../../src/kube/api-client.ts';
 import { NotFoundError } from '../../src/kube/errors.ts';
 import { InformerFactory } from '../../src/kube/informer-factory.ts';
-import type { Logger } from '../../src/kube/log.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import { createRecorder } from '../../src/kube/recorder.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
@@ -27,27 +26,16 @@ import { createClusterController } from '../../src/controllers/cluster/controlle
 import type { ControllerContext } from '../../src/controllers/context.ts';
 import { CLUSTERS, createMemberRegistry } from '../../src/controllers/members/registry.ts';
 import { useEnvironment, type TestEnvironment } from '../support/environment.ts';
+import { BuiltinTypes } from '../support/builtin-types.ts';
+import { testLogger } from '../support/log.ts';
 
 const env = useEnvironment();
 const run = randomBytes(3).toString('hex');
 const WAIT_MS = 120_000;
-const PODS: ResourceType = { group: '', version: 'v1', resource: 'pods', scope: 'Namespaced', kind: 'Pod' };
-const NODES: ResourceType = { group: '', version: 'v1', resource: 'nodes', scope: 'Cluster', kind: 'Node' };
+const PODS = BuiltinTypes.Pod;
+const NODES = BuiltinTypes.Node;
 
-// Warnings and errors go to stderr so a failing run says why; the rest is quiet.
-const log: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: (o, m) => process.stderr.write(`[cluster-test] WARN ${m ?? ''} ${safeJson(o)}\n`),
-  error: (o, m) => process.stderr.write(`[cluster-test] ERROR ${m ?? ''} ${safeJson(o)}\n`),
-};
-function safeJson(o: object): string {
-  try {
-    return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
-  } catch {
-    return String(o);
-  }
-}
+const log = testLogger('cluster-test');
 
 interface CliResult {
   readonly code: number | null;

@@ -17,49 +17,21 @@ import { CLUSTERS, SECRETS, createMemberRegistry } from '../../src/controllers/m
 import { ApiClient, type ResourceType } from '../../src/kube/api-client.ts';
 import { NotFoundError } from '../../src/kube/errors.ts';
 import { InformerFactory } from '../../src/kube/informer-factory.ts';
-import { silentLogger, type Logger } from '../../src/kube/log.ts';
 import { EVENTS, createRecorder } from '../../src/kube/recorder.ts';
 import { createInformer } from '../../src/kube/store.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { useEnvironment, uniqueName } from '../support/environment.ts';
+import { BuiltinTypes } from '../support/builtin-types.ts';
+import { testLogger } from '../support/log.ts';
 
 const env = useEnvironment();
 const TIMEOUT = 120_000;
 
-const DEPLOYMENTS: ResourceType = {
-  group: 'apps',
-  version: 'v1',
-  resource: 'deployments',
-  scope: 'Namespaced',
-  kind: 'Deployment',
-};
-const CONFIGMAPS: ResourceType = {
-  group: '',
-  version: 'v1',
-  resource: 'configmaps',
-  scope: 'Namespaced',
-  kind: 'ConfigMap',
-};
-const NAMESPACES: ResourceType = {
-  group: '',
-  version: 'v1',
-  resource: 'namespaces',
-  scope: 'Cluster',
-  kind: 'Namespace',
-};
+const DEPLOYMENTS = BuiltinTypes.Deployment;
+const CONFIGMAPS = BuiltinTypes.ConfigMap;
+const NAMESPACES = BuiltinTypes.Namespace;
 
-// Set MERIDIAN_TEST_LOG=1 to see the controller's log on stderr.
-const log: Logger = process.env['MERIDIAN_TEST_LOG']
-  ? {
-      debug: (o, m) => process.stderr.write(`debug ${m ?? ''} ${safeJson(o)}\n`),
-      info: (o, m) => process.stderr.write(`info ${m ?? ''} ${safeJson(o)}\n`),
-      warn: (o, m) => process.stderr.write(`warn ${m ?? ''} ${safeJson(o)}\n`),
-      error: (o, m) => process.stderr.write(`error ${m ?? ''} ${safeJson(o)}\n`),
-    }
-  : silentLogger;
-function safeJson(o: object): string {
-  return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
-}
+const log = testLogger('execution-test');
 
 async function client(kubeconfig: string): Promise<ApiClient> {
   const kc = new KubeConfig();

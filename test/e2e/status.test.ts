@@ -13,48 +13,25 @@ import { installCrds, NAMESPACES } from '../../src/controllers/bootstrap/install
 import type { ControllerContext, MemberRegistry } from '../../src/controllers/context.ts';
 import { HubFieldManagers, Resources } from '../../src/controllers/resources.ts';
 import { startStatusController } from '../../src/controllers/status/controller.ts';
-import { ApiClient, type ResourceType } from '../../src/kube/api-client.ts';
+import { ApiClient } from '../../src/kube/api-client.ts';
 import { InformerFactory } from '../../src/kube/informer-factory.ts';
-import type { Logger } from '../../src/kube/log.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import { createRecorder } from '../../src/kube/recorder.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { useEnvironment } from '../support/environment.ts';
+import { BuiltinTypes } from '../support/builtin-types.ts';
+import { testLogger } from '../support/log.ts';
 
 const env = useEnvironment();
 const run = randomBytes(3).toString('hex');
 const WAIT_MS = 90_000;
 
-const DEPLOYMENTS: ResourceType = {
-  group: 'apps',
-  version: 'v1',
-  resource: 'deployments',
-  scope: 'Namespaced',
-  kind: 'Deployment',
-};
-const JOBS: ResourceType = {
-  group: 'batch',
-  version: 'v1',
-  resource: 'jobs',
-  scope: 'Namespaced',
-  kind: 'Job',
-};
+const DEPLOYMENTS = BuiltinTypes.Deployment;
+const JOBS = BuiltinTypes.Job;
 const EXECUTION_MANAGER = 'meridian-execution-test';
 
-const log: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: (o, m) => process.stderr.write(`[status-test] WARN ${m ?? ''} ${safeJson(o)}\n`),
-  error: (o, m) => process.stderr.write(`[status-test] ERROR ${m ?? ''} ${safeJson(o)}\n`),
-};
-function safeJson(o: object): string {
-  try {
-    return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
-  } catch {
-    return String(o);
-  }
-}
+const log = testLogger('status-test');
 
 type Status = Record<string, unknown>;
 type WithStatus = KubeObject & { status?: Status };
