@@ -82,6 +82,7 @@ export function BindingDetail(props: { model: Model; bindingKey: string }) {
               <td>
                 <span
                   class={`pill ${d.outcome === 'Selected' ? 'ok' : d.outcome === 'Filtered' ? 'bad' : 'unknown'}`}
+                  data-testid="outcome"
                 >
                   {d.outcome}
                 </span>
