@@ -11,8 +11,13 @@ export interface AgentOptions {
   readonly cluster: string;
   /** The gateway's base URL, `https://host:port`. */
   readonly gatewayUrl: string;
-  /** The cluster's agent token, read before each connection attempt (so it can be rotated). */
-  readonly token: () => Promise<string>;
+  /**
+   * The agent's client certificate, read before each connection attempt (so a rotated one is
+   * used from the next connection on; open tunnels are kept).
+   */
+  readonly clientCert?: () => { readonly cert: string; readonly key: string };
+  /** Test-only: a pre-shared token, read before each connection attempt. */
+  readonly token?: () => Promise<string>;
   /** PEM CA the gateway's certificate must chain to (the hub CA). */
   readonly gatewayCa?: string | Buffer;
   /** HTTP/1.1 proxy to reach the gateway through (CONNECT), `http://[user:pass@]host:port`. */
@@ -40,7 +45,7 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Reads an agent token file (surrounding whitespace ignored). */
+/** Test-only: reads a pre-shared agent token file (surrounding whitespace ignored). */
 export function tokenFile(path: string): () => Promise<string> {
   return async () => (await readFile(path, 'utf8')).trim();
 }
@@ -54,8 +59,8 @@ export function tokenFile(path: string): () => Promise<string> {
  * - Reconnects after any failure or disconnect with jittered exponential backoff
  *   (`backoffDelay`), reset once a connection has stayed up `healthyAfterMs`; a dead gateway
  *   is noticed by tunnel pings within seconds.
- * - Interim identity: a pre-shared per-cluster token. The planned join uses a single-use
- *   bootstrap token exchanged for a hub-issued client certificate (CSR), rotated before expiry.
+ * - Identity: the client certificate the hub issued (see `identity.ts`), read per connection;
+ *   a pre-shared token is accepted only as a test-only path.
  */
 export function startAgent(opts: AgentOptions): RunningAgent {
   const log = opts.log ?? silentLogger;
@@ -76,7 +81,8 @@ export function startAgent(opts: AgentOptions): RunningAgent {
         const transport = await dialGateway({
           gatewayUrl: opts.gatewayUrl,
           cluster: opts.cluster,
-          token: await opts.token(),
+          ...(opts.token === undefined ? {} : { token: await opts.token() }),
+          ...(opts.clientCert === undefined ? {} : { clientCert: opts.clientCert() }),
           signal: ac.signal,
           ...(opts.gatewayCa === undefined ? {} : { ca: opts.gatewayCa }),
           ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }),

@@ -8,7 +8,10 @@ export interface DialOptions {
   /** The gateway's base URL, `https://host:port`. */
   readonly gatewayUrl: string;
   readonly cluster: string;
-  readonly token: string;
+  /** Test-only pre-shared token ('' or absent: none); real agents present `clientCert`. */
+  readonly token?: string;
+  /** The agent's client certificate and key (PEM), issued by the hub CA. */
+  readonly clientCert?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** PEM CA(s) the gateway's serving certificate must chain to (the hub CA). */
   readonly ca?: string | Buffer;
   /** An HTTP/1.1 proxy to tunnel through with CONNECT, `http://[user:pass@]host:port`. */
@@ -22,10 +25,10 @@ export interface DialOptions {
 export const tunnelPath = (cluster: string) => `/tunnel/v1/clusters/${encodeURIComponent(cluster)}`;
 
 /**
- * Opens the agent's WebSocket to the gateway, as a tunnel transport: TLS verified against `ca`, the cluster's agent
- * token as a bearer token, optionally through an HTTP CONNECT proxy (TLS runs end to end
+ * Opens the agent's WebSocket to the gateway, as a tunnel transport: TLS verified against `ca`,
+ * the agent's client certificate (or, test-only, a pre-shared bearer token), optionally through an HTTP CONNECT proxy (TLS runs end to end
  * inside the proxy's tunnel, so the proxy sees only the gateway's host and port).
- * Rejects with the gateway's status when it refuses (401: wrong token).
+ * Rejects with the gateway's status when it refuses (401: not this cluster's agent, or revoked).
  */
 export async function dialGateway(opts: DialOptions): Promise<FrameTransport> {
   const base = new URL(opts.gatewayUrl);
@@ -35,11 +38,12 @@ export async function dialGateway(opts: DialOptions): Promise<FrameTransport> {
   const host = base.hostname.replace(/^\[|\]$/g, '');
   const port = base.port === '' ? 443 : Number(base.port);
   const wsOpts: ClientOptions = {
-    headers: { authorization: `Bearer ${opts.token}` },
+    headers: opts.token === undefined || opts.token === '' ? {} : { authorization: `Bearer ${opts.token}` },
     perMessageDeflate: false,
     maxPayload: 1 << 20,
     handshakeTimeout: opts.timeoutMs ?? 15_000,
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+    ...(opts.clientCert === undefined ? {} : { cert: opts.clientCert.cert, key: opts.clientCert.key }),
   };
   if (opts.proxy !== undefined) {
     const raw = await connectThroughProxy(new URL(opts.proxy), host, port, opts.signal);
@@ -48,6 +52,7 @@ export async function dialGateway(opts: DialOptions): Promise<FrameTransport> {
         socket: raw,
         ...(isIP(host) === 0 ? { servername: host } : {}),
         ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+        ...(opts.clientCert === undefined ? {} : { cert: opts.clientCert.cert, key: opts.clientCert.key }),
         ALPNProtocols: ['http/1.1'],
       });
   }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { pino } from 'pino';
 import { agentFromFiles } from '../agent/main.ts';
 import { reportErrors } from './exit-codes.ts';
@@ -6,10 +6,22 @@ import { reportErrors } from './exit-codes.ts';
 interface Options {
   cluster: string;
   gateway: string;
-  tokenFile: string;
   gatewayCaFile: string;
+  hubServer?: string;
+  hubCaFile?: string;
+  certDir?: string;
+  bootstrapToken?: string;
+  bootstrapTokenFile?: string;
+  certTtlSeconds?: number;
+  tokenFile?: string;
   kubeconfig?: string;
   proxy?: string;
+}
+
+function ttlSeconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 600) throw new InvalidArgumentError('expected whole seconds, at least 600');
+  return n;
 }
 
 /** `meridian agent`: dials out to the gateway and serves the member through the tunnel, until interrupted. */
@@ -21,8 +33,21 @@ export function registerAgent(program: Command): void {
     )
     .requiredOption('--cluster <name>', "this cluster's name in the fleet")
     .requiredOption('--gateway <url>', 'https://host:port of the gateway')
-    .requiredOption('--token-file <file>', "this cluster's agent token (re-read before each connection)")
     .requiredOption('--gateway-ca-file <file>', "PEM CA of the gateway's serving certificate (the hub CA)")
+    .option('--hub-server <url>', 'https://host:port of the hub API server (certificate requests)')
+    .option('--hub-ca-file <file>', 'PEM CA of the hub API server (default: --gateway-ca-file)')
+    .option('--cert-dir <dir>', 'where the agent keeps its hub-issued certificate (agent.pem)')
+    .option(
+      '--bootstrap-token <id.secret>',
+      'single-use token from `meridian join --mode Pull` (first start only)',
+    )
+    .option('--bootstrap-token-file <file>', 'the same, from a file')
+    .option(
+      '--cert-ttl-seconds <n>',
+      'requested certificate lifetime (≥ 600; the hub may issue less)',
+      ttlSeconds,
+    )
+    .option('--token-file <file>', 'TEST ONLY: a pre-shared agent token instead of a certificate')
     .option('--kubeconfig <file>', 'the member API server (default: in-cluster, then $KUBECONFIG)')
     .option('--proxy <url>', 'reach the gateway through this HTTP proxy (CONNECT)')
     .action(
@@ -31,8 +56,14 @@ export function registerAgent(program: Command): void {
         const agent = await agentFromFiles({
           cluster: opts.cluster,
           gatewayUrl: opts.gateway,
-          tokenFile: opts.tokenFile,
           gatewayCaFile: opts.gatewayCaFile,
+          ...(opts.hubServer !== undefined && { hubServer: opts.hubServer }),
+          ...(opts.hubCaFile !== undefined && { hubCaFile: opts.hubCaFile }),
+          ...(opts.certDir !== undefined && { certDir: opts.certDir }),
+          ...(opts.bootstrapToken !== undefined && { bootstrapToken: opts.bootstrapToken }),
+          ...(opts.bootstrapTokenFile !== undefined && { bootstrapTokenFile: opts.bootstrapTokenFile }),
+          ...(opts.certTtlSeconds !== undefined && { certTtlSeconds: opts.certTtlSeconds }),
+          ...(opts.tokenFile !== undefined && { tokenFile: opts.tokenFile }),
           ...(opts.kubeconfig !== undefined && { kubeconfig: opts.kubeconfig }),
           ...(opts.proxy !== undefined && { proxy: opts.proxy }),
           log,

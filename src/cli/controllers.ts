@@ -6,7 +6,7 @@ import { registerControllerMetrics, serveMetrics } from '../kube/metrics.ts';
 import { runManager } from '../controllers/manager.ts';
 import type { ControllerSettings } from '../controllers/context.ts';
 import { parseDuration, parsePositive } from './duration.ts';
-import { reportErrors } from './exit-codes.ts';
+import { reportErrors, usageError } from './exit-codes.ts';
 import { loadHubKubeConfig } from './hub-kubeconfig.ts';
 
 interface Options {
@@ -22,6 +22,9 @@ interface Options {
   evictionTimeout?: number;
   kubeApiQps: number;
   kubeApiBurst: number;
+  agentSigningCertFile?: string;
+  agentSigningKeyFile?: string;
+  agentCertTtl?: number;
 }
 
 function settingsOf(opts: Options): ControllerSettings {
@@ -77,8 +80,17 @@ export function registerControllers(program: Command): void {
       100,
     )
     .option('--kube-api-burst <n>', 'hub requests allowed at once above --kube-api-qps', parsePositive, 200)
+    .option('--agent-signing-cert-file <file>', 'hub CA certificate that signs pull-mode agent certificates')
+    .option('--agent-signing-key-file <file>', 'its private key (with --agent-signing-cert-file)')
+    .option(
+      '--agent-cert-ttl <duration>',
+      'longest lifetime of an agent certificate (default 24h)',
+      parseDuration,
+    )
     .action(
       reportErrors(async (opts: Options) => {
+        if ((opts.agentSigningCertFile === undefined) !== (opts.agentSigningKeyFile === undefined))
+          throw usageError('--agent-signing-cert-file and --agent-signing-key-file go together');
         const log = pino({ name: 'meridian-controllers' });
         const { kc } = loadHubKubeConfig(opts.kubeconfig);
         const hub = await ApiClient.fromKubeConfig(kc, {
@@ -104,6 +116,16 @@ export function registerControllers(program: Command): void {
           leaderElection: opts.leaderElect,
           signal: abort.signal,
           settings: settingsOf(opts),
+          ...(opts.agentSigningCertFile !== undefined &&
+            opts.agentSigningKeyFile !== undefined && {
+              agentSigner: {
+                caCertFile: opts.agentSigningCertFile,
+                caKeyFile: opts.agentSigningKeyFile,
+                ...(opts.agentCertTtl !== undefined && {
+                  certTtlSeconds: Math.max(1, Math.round(opts.agentCertTtl / 1000)),
+                }),
+              },
+            }),
         });
         if (outcome === 'lost') {
           log.error('leadership lost; exiting so a fresh process campaigns again');

@@ -1,5 +1,6 @@
 /**
- * `meridian join <name>`: registers a member cluster with the hub (push mode).
+ * `meridian join <name>`: registers a member cluster with the hub. Push mode (the default) is
+ * described here; pull mode (`--mode Pull`) is in `join-pull.ts`.
  *
  * What it does, in order: validates the name and labels; reads the member kubeconfig and
  * reduces it to one context with every credential embedded; checks the member answers
@@ -31,11 +32,19 @@ import { ApiClient, type ResourceType } from '../kube/api-client.ts';
 import type { KubeObject } from '../kube/wire.ts';
 import { ensureNamespace, installCrds } from '../controllers/bootstrap/install-crds.ts';
 import { CLUSTERS, KUBECONFIG_KEY, SECRETS } from '../controllers/members/registry.ts';
+import { parseDuration } from './duration.ts';
+import { runPullJoin, runUnjoin } from './join-pull.ts';
 
 /** The name of the credentials Secret in the cluster's execution namespace. */
 export const MEMBER_SECRET_NAME = 'member-kubeconfig';
 
-const NODES: ResourceType = { group: '', version: 'v1', resource: 'nodes', scope: 'Cluster', kind: 'Node' };
+export const NODES: ResourceType = {
+  group: '',
+  version: 'v1',
+  resource: 'nodes',
+  scope: 'Cluster',
+  kind: 'Node',
+};
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -57,6 +66,16 @@ export interface JoinOptions {
   readonly labels?: Readonly<Record<string, string>>;
   readonly hubKubeconfig?: string;
   readonly mode?: 'Push';
+}
+
+/** A member kubeconfig is optional in pull mode (read once for node labels, never stored). */
+export interface PullJoinOptions extends Omit<JoinOptions, 'kubeconfig' | 'mode'> {
+  readonly kubeconfig?: string;
+  readonly mode: 'Pull';
+  /** Lifetime of the bootstrap token. Default 1 h. */
+  readonly tokenTtlMs?: number;
+  /** The gateway URL to print in the agent command. */
+  readonly gateway?: string;
 }
 
 /** Throws a usage `JoinError` unless `name` is a DNS label short enough for its namespace. */
@@ -182,7 +201,7 @@ export function minifiedKubeconfig(path: string, context?: string): { yaml: stri
   return { yaml: stringify(config), server: cluster.server };
 }
 
-type NodeLike = KubeObject & { readonly spec?: { readonly providerID?: string } };
+export type NodeLike = KubeObject & { readonly spec?: { readonly providerID?: string } };
 
 const PROVIDER_ID_SCHEMES: Readonly<Record<string, string>> = {
   aws: 'aws',
@@ -213,7 +232,7 @@ export function topologyFromNodes(nodes: readonly NodeLike[]): Record<string, st
   return out;
 }
 
-function loadHubKubeconfig(path: string | undefined): { kc: KubeConfig; from: string } {
+export function loadHubKubeconfig(path: string | undefined): { kc: KubeConfig; from: string } {
   const kc = new KubeConfig();
   const env = process.env['KUBECONFIG'];
   const from = path ?? (env !== undefined && env !== '' ? env : joinPath(homedir(), '.kube', 'config'));
@@ -234,7 +253,7 @@ function loadHubKubeconfig(path: string | undefined): { kc: KubeConfig; from: st
   return { kc, from };
 }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+export const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Joins a member; `print` receives one line per step. See the module doc. */
 export async function runJoin(opts: JoinOptions, print: (line: string) => void): Promise<void> {
@@ -325,38 +344,84 @@ export async function runJoin(opts: JoinOptions, print: (line: string) => void):
   }
 }
 
-/** Adds `meridian join` to `program`. */
+/** Adds `meridian join` and `meridian unjoin` to `program`. */
 export function registerJoin(program: Command): void {
   program
     .command('join')
-    .description('register a member cluster with the hub (push mode: the hub stores its credentials)')
+    .description(
+      'register a member cluster with the hub (push: the hub stores its credentials; pull: its agent applies Works and the hub holds no credential)',
+    )
     .argument('<name>', `cluster name (a DNS label, at most ${CLUSTER_NAME_MAX_LENGTH} characters)`)
-    .requiredOption('--kubeconfig <file>', "the member cluster's kubeconfig")
+    .option(
+      '--kubeconfig <file>',
+      "the member cluster's kubeconfig (push: required; pull: only to read node labels)",
+    )
     .option('--context <ctx>', 'context of the member kubeconfig (default: its current context)')
     .option('--labels <k=v,...>', "labels of the Cluster (region/zone/provider default to its nodes')")
     .option('--hub-kubeconfig <file>', 'kubeconfig of the hub (default: $KUBECONFIG, then ~/.kube/config)')
-    .addOption(new Option('--mode <mode>', 'sync mode').choices(['Push']).default('Push'))
+    .addOption(new Option('--mode <mode>', 'sync mode').choices(['Push', 'Pull']).default('Push'))
+    .option(
+      '--token-ttl <duration>',
+      'pull: lifetime of the single-use bootstrap token (default 1h)',
+      parseDuration,
+    )
+    .option('--gateway <url>', "pull: the gateway's https://host:port, for the printed agent command")
     .action(
       async (
         name: string,
-        o: { kubeconfig: string; context?: string; labels?: string; hubKubeconfig?: string; mode: 'Push' },
+        o: {
+          kubeconfig?: string;
+          context?: string;
+          labels?: string;
+          hubKubeconfig?: string;
+          mode: 'Push' | 'Pull';
+          tokenTtl?: number;
+          gateway?: string;
+        },
       ) => {
+        const print = (line: string): void => void process.stdout.write(`${line}\n`);
         try {
-          await runJoin(
-            {
-              name,
-              kubeconfig: o.kubeconfig,
-              ...(o.context === undefined ? {} : { context: o.context }),
-              ...(o.labels === undefined ? {} : { labels: parseLabels(o.labels) }),
-              ...(o.hubKubeconfig === undefined ? {} : { hubKubeconfig: o.hubKubeconfig }),
-              mode: o.mode,
-            },
-            (line) => process.stdout.write(`${line}\n`),
-          );
+          const common = {
+            name,
+            ...(o.context === undefined ? {} : { context: o.context }),
+            ...(o.labels === undefined ? {} : { labels: parseLabels(o.labels) }),
+            ...(o.hubKubeconfig === undefined ? {} : { hubKubeconfig: o.hubKubeconfig }),
+          };
+          if (o.mode === 'Pull') {
+            await runPullJoin(
+              {
+                ...common,
+                mode: 'Pull',
+                ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }),
+                ...(o.tokenTtl === undefined ? {} : { tokenTtlMs: o.tokenTtl }),
+                ...(o.gateway === undefined ? {} : { gateway: o.gateway }),
+              },
+              print,
+            );
+          } else {
+            if (o.kubeconfig === undefined)
+              throw new JoinError(1, 'push mode needs --kubeconfig (the member credentials the hub stores)');
+            await runJoin({ ...common, kubeconfig: o.kubeconfig, mode: 'Push' }, print);
+          }
         } catch (err) {
           process.stderr.write(`error: ${messageOf(err)}\n`);
           process.exitCode = err instanceof JoinError ? err.exitCode : 2;
         }
       },
     );
+  program
+    .command('unjoin')
+    .description(
+      "remove a member cluster from the fleet; a pull-mode agent's tunnel is cut and its certificate refused",
+    )
+    .argument('<name>', 'cluster name')
+    .option('--hub-kubeconfig <file>', 'kubeconfig of the hub (default: $KUBECONFIG, then ~/.kube/config)')
+    .action(async (name: string, o: { hubKubeconfig?: string }) => {
+      try {
+        await runUnjoin(name, o.hubKubeconfig, (line) => void process.stdout.write(`${line}\n`));
+      } catch (err) {
+        process.stderr.write(`error: ${messageOf(err)}\n`);
+        process.exitCode = err instanceof JoinError ? err.exitCode : 2;
+      }
+    });
 }

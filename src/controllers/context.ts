@@ -48,6 +48,14 @@ export interface ControllerSettings {
   readonly evictionTimeoutMs?: number;
 }
 
+/** The hub CA files the agent certificate signer uses (pull mode), and the longest lifetime it issues. */
+export interface AgentSignerFiles {
+  readonly caCertFile: string;
+  readonly caKeyFile: string;
+  /** Default 24 h. */
+  readonly certTtlSeconds?: number;
+}
+
 /** What every controller gets when it starts. */
 export interface ControllerContext {
   /** Client of the hub API server. */
@@ -62,6 +70,8 @@ export interface ControllerContext {
   readonly signal: AbortSignal;
   /** Health and failover tuning; absent: every default. */
   readonly settings?: ControllerSettings;
+  /** Absent: the agent-identity controller issues no certificates. */
+  readonly agentSigner?: AgentSignerFiles;
 }
 
 /** A controller's entry point: runs until `ctx.signal` aborts. */

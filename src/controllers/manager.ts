@@ -6,10 +6,11 @@ import { InformerFactory } from '../kube/informer-factory.ts';
 import { leaseClient, runLeaderElection } from '../kube/leader-election.ts';
 import type { Logger } from '../kube/log.ts';
 import { createRecorder } from '../kube/recorder.ts';
+import { startAgentIdentityController } from './agent-identity/controller.ts';
 import { startBindingController } from './binding/controller.ts';
 import { ensureNamespace, installCrds } from './bootstrap/install-crds.ts';
 import { startClusterController } from './cluster/controller.ts';
-import type { ControllerContext, ControllerSettings, StartController } from './context.ts';
+import type { AgentSignerFiles, ControllerContext, ControllerSettings, StartController } from './context.ts';
 import { startDetector } from './detector/controller.ts';
 import { startExecutionController } from './execution/controller.ts';
 import { startFailoverController } from './failover/controller.ts';
@@ -26,6 +27,7 @@ export const controllers = {
   execution: startExecutionController,
   status: startStatusController,
   failover: startFailoverController,
+  'agent-identity': startAgentIdentityController,
 } as const satisfies Record<string, StartController>;
 
 export type ControllerName = keyof typeof controllers;
@@ -67,6 +69,8 @@ export interface ManagerOptions {
   readonly leaseTimings?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** Cluster health and failover timings (probe, taint grace and stabilisation, eviction timeout). */
   readonly settings?: ControllerSettings;
+  /** The hub CA for issuing pull-mode agent certificates (the `agent-identity` controller). */
+  readonly agentSigner?: AgentSignerFiles;
 }
 
 /**
@@ -96,6 +100,7 @@ export async function runManager(opts: ManagerOptions): Promise<'stopped' | 'los
       metrics,
       signal: leading,
       ...(opts.settings && { settings: opts.settings }),
+      ...(opts.agentSigner && { agentSigner: opts.agentSigner }),
     };
     log.info({ controllers: selected, identity }, 'starting controllers');
     await Promise.all(

@@ -160,7 +160,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (r?.kind === 'tunnel') {
       const auth = req.headers.authorization ?? '';
       const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length).trim() : '';
-      if (!opts.agents.verify(r.cluster, token)) {
+      if (!opts.agents.verify(r.cluster, token, req.socket as TLSSocket)) {
         log.warn({ cluster: r.cluster, remote: req.socket.remoteAddress }, 'agent refused: bad token');
         writeRawStatus(socket, 401, 'Unauthorized', `not an agent token for cluster ${r.cluster}`);
         return;

@@ -84,6 +84,8 @@ export function apiServerArgs(o: ApiServerOptions): string[] {
     `--service-account-signing-key-file=${p.serviceAccount.privateKeyPath}`,
     '--service-cluster-ip-range=10.96.0.0/16',
     '--authorization-mode=RBAC',
+    // Pull-mode agents bootstrap with a single-use bootstrap token (`meridian join --mode Pull`).
+    '--enable-bootstrap-token-auth',
     '--allow-privileged=true',
     '--profiling=false',
     `--kubelet-client-certificate=${p.apiServerKubeletClient.certPath}`,
