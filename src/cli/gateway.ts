@@ -1,7 +1,12 @@
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { jsonLinesAudit } from '../gateway/audit.ts';
+import { hubProxyFromKubeconfig, type HubProxy } from '../gateway/hub.ts';
 import { gatewayFromFiles } from '../gateway/main.ts';
+import type { AuditRecord } from '../gateway/proxy.ts';
 import { createGatewayMetrics } from '../gateway/metrics.ts';
 import { serveMetrics } from '../kube/metrics.ts';
 import { reportErrors } from './exit-codes.ts';
@@ -13,16 +18,22 @@ interface Options {
   agentTokenDir: string;
   bindAddress: string;
   port: number;
+  hubKubeconfig?: string;
+  registerApiService?: string;
+  peer: string[];
+  auditLog?: string;
   metricsPort: number;
   metricsBindAddress: string;
 }
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** `meridian gateway`: the tunnel server and cluster proxy, until interrupted. */
 export function registerGateway(program: Command): void {
   program
     .command('gateway')
     .description(
-      'serve agent tunnels and the cluster proxy (https://<host>:<port>/clusters/<name>/…, callers identified by hub-CA client certificates)',
+      'serve agent tunnels and the cluster proxy (through the hub as the aggregated API proxy.meridian.dev, or at https://<host>:<port>/clusters/<name>/… for hub-CA client certificates)',
     )
     .requiredOption('--tls-cert-file <file>', 'PEM serving certificate')
     .requiredOption('--tls-key-file <file>', 'PEM serving key')
@@ -34,6 +45,19 @@ export function registerGateway(program: Command): void {
     .option('--bind-address <host>', 'address to listen on', '0.0.0.0')
     .option('--port <port>', 'port to listen on', (v) => Number(v), 8443)
     .option(
+      '--hub-kubeconfig <file>',
+      "the gateway's hub identity: serve proxy.meridian.dev to the hub (front-proxy settings read from the hub, hub RBAC by SubjectAccessReview)",
+    )
+    .option(
+      '--register-api-service <host>',
+      'with --hub-kubeconfig: register the APIService, the hub dialling <host>:<port> (ExternalName Service meridian-system/meridian-gateway)',
+    )
+    .option('--peer <url>', 'another gateway replica (https://host:port), repeatable', collect, [])
+    .option(
+      '--audit-log <file>',
+      'write one JSON line per proxied request here ("-" = stdout) instead of the log',
+    )
+    .option(
       '--metrics-port <port>',
       'serve Prometheus /metrics (and /healthz, /readyz) over plain HTTP on this port (0: off)',
       (v) => Number(v),
@@ -43,9 +67,27 @@ export function registerGateway(program: Command): void {
     .action(
       reportErrors(async (opts: Options) => {
         const log = pino({ name: 'meridian-gateway' });
+        let hub: HubProxy | undefined;
+        if (opts.hubKubeconfig !== undefined) hub = await hubProxyFromKubeconfig(opts.hubKubeconfig);
+        else if (opts.registerApiService !== undefined)
+          throw new Error('--register-api-service needs --hub-kubeconfig');
         const registry = new Registry();
         collectDefaultMetrics({ register: registry });
         const metrics = createGatewayMetrics(registry);
+        const auditLine =
+          opts.auditLog === undefined
+            ? (r: AuditRecord) => log.info({ audit: r }, 'proxied request')
+            : jsonLinesAudit(
+                opts.auditLog === '-' ? process.stdout : createWriteStream(opts.auditLog, { flags: 'a' }),
+              );
+        const [cert, key, ca] =
+          opts.peer.length > 0
+            ? await Promise.all([
+                readFile(opts.tlsCertFile),
+                readFile(opts.tlsKeyFile),
+                readFile(opts.clientCaFile),
+              ])
+            : [];
         const gw = await gatewayFromFiles({
           certFile: opts.tlsCertFile,
           keyFile: opts.tlsKeyFile,
@@ -56,7 +98,13 @@ export function registerGateway(program: Command): void {
           log,
           audit: (r) => {
             metrics.request(r);
-            log.info({ audit: r }, 'proxied request');
+            auditLine(r);
+          },
+          extra: {
+            ...(hub === undefined ? {} : { frontProxy: hub.frontProxy, authorizer: hub.authorizer }),
+            ...(cert === undefined || key === undefined || ca === undefined
+              ? {}
+              : { peers: { urls: opts.peer, cert, key, ca } }),
           },
         });
         metrics.observeAgents(gw.agents);
@@ -65,11 +113,23 @@ export function registerGateway(program: Command): void {
             ? await serveMetrics(registry, opts.metricsBindAddress, opts.metricsPort)
             : undefined;
         log.info({ url: gw.url, metrics: metricsServer?.url }, 'gateway listening');
+        if (hub !== undefined && opts.registerApiService !== undefined) {
+          await hub.register({
+            externalName: opts.registerApiService,
+            port: gw.port,
+            caBundle: await readFile(opts.clientCaFile),
+          });
+          log.info(
+            { host: opts.registerApiService, port: gw.port },
+            'registered APIService v1alpha1.proxy.meridian.dev',
+          );
+        }
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
         await Promise.all([gw.close(), metricsServer?.close()]);
+        await hub?.close();
       }),
     );
 }

@@ -1,19 +1,23 @@
 /**
- * `meridian kubeconfig <cluster>`: a kubeconfig that reaches one member directly. For now
- * push mode only: it is the kubeconfig `meridian join` stored on the hub (Secret
- * `member-kubeconfig` in `meridian-cluster-<name>`), renamed to the cluster and pointed at the
- * Cluster's `spec.apiEndpoint`. Kubeconfigs through the gateway's cluster proxy, which carry
- * the user's own hub identity and work for pull-mode clusters, come with the tunnel.
+ * `meridian kubeconfig <cluster>`: a kubeconfig that reaches one member. Either through the
+ * hub's cluster proxy (`--proxy`, and always for pull-mode clusters): the hub URL plus
+ * `/apis/proxy.meridian.dev/v1alpha1/clusters/<name>/proxy` with the user's own hub
+ * credentials, so hub authentication, RBAC and audit apply and the member's RBAC decides for
+ * the same user; or, for push-mode clusters, directly: the kubeconfig `meridian join` stored
+ * on the hub (Secret `member-kubeconfig` in `meridian-cluster-<name>`), renamed to the cluster
+ * and pointed at the Cluster's `spec.apiEndpoint`.
  */
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
 import type { Cluster } from '../api/index.ts';
 import { KUBECONFIG_KEY, SECRETS, type Secret } from '../controllers/members/registry.ts';
 import { Resources } from '../controllers/resources.ts';
-import { NotFoundError } from '../kube/errors.ts';
+import { ForbiddenError, NotFoundError } from '../kube/errors.ts';
 import { CliError, ExitCodes, notFound, reportErrors, usageError } from './exit-codes.ts';
-import { withHub } from './hub-kubeconfig.ts';
+import { proxyPathPrefix } from '../gateway/aggregated.ts';
+import { loadHubKubeConfig, withHub } from './hub-kubeconfig.ts';
 import { outputOption, type OutputFormat } from './output.ts';
 
 type Named<K extends string> = { readonly name?: string } & { readonly [P in K]?: Record<string, unknown> };
@@ -78,7 +82,60 @@ export function memberKubeconfig(
   };
 }
 
+const FILE_KEYS = [
+  ['certificate-authority', 'certificate-authority-data'],
+  ['client-certificate', 'client-certificate-data'],
+  ['client-key', 'client-key-data'],
+] as const;
+
+/** `entry` with every referenced file (CA, client certificate, key) inlined as `*-data`. */
+function inlineFiles(entry: Record<string, unknown>): Record<string, unknown> {
+  const files = new Set<string>(FILE_KEYS.map(([f]) => f));
+  const out = Object.fromEntries(Object.entries(entry).filter(([k]) => !files.has(k)));
+  for (const [file, data] of FILE_KEYS) {
+    const path = entry[file];
+    if (typeof path === 'string' && path !== '') out[data] = readFileSync(path).toString('base64');
+  }
+  return out;
+}
+
+/**
+ * The kubeconfig for `cluster` through the hub's cluster proxy, made from the hub
+ * kubeconfig's current context: its cluster entry (CA, TLS settings) with the server set to
+ * the hub URL plus the proxy prefix, and its user entry as it is (client certificate, token,
+ * exec plugin…), with files inlined so the result stands on its own.
+ */
+export function proxyKubeconfig(hub: KubeConfig, cluster: string): Record<string, unknown> {
+  const doc = JSON.parse(hub.exportConfig()) as KubeconfigFile;
+  const ctx = (doc.contexts ?? []).find((c) => c.name === doc['current-context'])?.context;
+  if (ctx === undefined) throw new Error('the hub kubeconfig has no current context');
+  const c = (doc.clusters ?? []).find((x) => x.name === ctx['cluster'])?.cluster;
+  if (c === undefined || typeof c['server'] !== 'string')
+    throw new Error(`the hub kubeconfig's context names a missing cluster ${String(ctx['cluster'])}`);
+  const u = (doc.users ?? []).find((x) => x.name === ctx['user'])?.user ?? {};
+  const { 'insecure-skip-tls-verify': insecure, ...rest } = c;
+  const server = `${c['server'].replace(/\/+$/, '')}${proxyPathPrefix(cluster)}`;
+  return {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: cluster,
+        cluster: {
+          ...inlineFiles(rest),
+          ...(insecure === true ? { 'insecure-skip-tls-verify': true } : {}),
+          server,
+        },
+      },
+    ],
+    users: [{ name: cluster, user: inlineFiles(u) }],
+    contexts: [{ name: cluster, context: { cluster, user: cluster } }],
+    'current-context': cluster,
+  };
+}
+
 interface Options {
+  readonly proxy?: boolean;
   readonly output: Extract<OutputFormat, 'yaml' | 'json'>;
   readonly file?: string;
   readonly force?: boolean;
@@ -92,20 +149,22 @@ export async function runKubeconfig(name: string, opts: Options): Promise<void> 
     throw usageError(`${opts.file} exists; pass --force to replace it, or choose another --file`);
   }
   const config = await withHub(opts.kubeconfig, async (hub) => {
-    let cluster: Cluster;
+    let cluster: Cluster | undefined;
     try {
       cluster = await hub.client.get<Cluster>(Resources.Cluster, { name });
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw notFound(`no cluster named ${name} on the hub; \`meridian clusters\` lists them`);
       }
-      throw err;
+      // Using a cluster's proxy needs no read access to Cluster objects: the proxy decides.
+      if (!(opts.proxy === true && err instanceof ForbiddenError)) throw err;
     }
-    if (cluster.spec.syncMode !== 'Push') {
-      throw failure(
-        `cluster ${name} is in ${cluster.spec.syncMode} mode: the hub holds no credentials for it. ` +
-          "Kubeconfigs through the gateway's cluster proxy (for every mode) come with the tunnel",
-      );
+    if (opts.proxy === true || cluster === undefined || cluster.spec.syncMode !== 'Push') {
+      try {
+        return proxyKubeconfig(loadHubKubeConfig(opts.kubeconfig).kc, name);
+      } catch (err) {
+        throw usageError(`cannot make a kubeconfig from the hub kubeconfig: ${(err as Error).message}`);
+      }
     }
     const ref = cluster.spec.secretRef;
     const rejoin = `re-run \`meridian join ${name} --kubeconfig <member kubeconfig>\``;
@@ -157,6 +216,10 @@ export function registerKubeconfig(program: Command): void {
     .command('kubeconfig')
     .description("print (or write) a kubeconfig that reaches a member cluster's API server")
     .argument('<cluster>', 'the member cluster')
+    .option(
+      '--proxy',
+      "through the hub's cluster proxy with your own hub credentials (always so for Pull-mode clusters)",
+    )
     .option('--file <path>', 'write it to this file (mode 0600) instead of printing it')
     .option('--force', 'with --file: replace an existing file')
     .addOption(outputOption(['yaml', 'json'], 'yaml'))
@@ -164,20 +227,25 @@ export function registerKubeconfig(program: Command): void {
     .addHelpText(
       'after',
       `
-Push mode: this is the member kubeconfig \`meridian join\` stored on the hub (Secret
+With --proxy, and for Pull-mode clusters (the hub holds no credentials for them): the
+server is the hub's URL plus /apis/proxy.meridian.dev/v1alpha1/clusters/<cluster>/proxy and
+the user is your current hub user. The hub authenticates you, checks that its RBAC lets you
+use clusters/proxy named <cluster> in proxy.meridian.dev, audits the request and forwards it
+to meridian-gateway, whose agent in the member re-issues it as you (impersonation): the
+member's RBAC decides. Needs the gateway registered as an aggregated API (docs/tunnel.md).
+
+Otherwise (Push mode): the member kubeconfig \`meridian join\` stored on the hub (Secret
 member-kubeconfig in namespace meridian-cluster-<cluster>), with its cluster, user and
 context named <cluster> and its server set to the Cluster's spec.apiEndpoint. It carries the
 credentials given to join, so reading that Secret (and so this command) needs the same trust
-as those credentials. Pull-mode clusters have no stored credentials: kubeconfigs through the
-gateway's cluster proxy, which use your own hub identity and work for every cluster, come
-with the tunnel.
+as those credentials.
 
 Exit codes: 0 printed or written; 1 usage (e.g. --file exists without --force); 2 hub
-unreachable or refused, the cluster is not in Push mode, or its Secret is missing or
-unusable; 3 no such cluster.
+unreachable or refused, or (direct) its Secret is missing or unusable; 3 no such cluster.
 
 Examples:
   meridian kubeconfig us-east > us-east.kubeconfig
+  kubectl --kubeconfig <(meridian kubeconfig us-east --proxy) get pods -A
   meridian kubeconfig us-east --file ~/.kube/us-east && kubectl --kubeconfig ~/.kube/us-east get nodes`,
     )
     .action(

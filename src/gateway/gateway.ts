@@ -8,7 +8,18 @@ import { silentLogger, type Logger } from '../kube/log.ts';
 import type { Identity } from '../tunnel/http.ts';
 import { TunnelSession, type SessionOptions } from '../tunnel/session.ts';
 import { webSocketTransport } from '../tunnel/transport.ts';
+import { aggregatedRoute, PROXY_GROUP, proxyVerb, type AggregatedRoute } from './aggregated.ts';
+import { FrontProxyAuthenticator, frontProxyHeaderFilter, type FrontProxyOptions } from './front-proxy.ts';
+import type { ClusterAuthorizer } from './hub-authorizer.ts';
 import { identityFromCertificate } from './identity.ts';
+import {
+  NO_AGENT_HEADER,
+  PEER_IDENTITY_HEADER,
+  PEER_PATH_PREFIX,
+  PeerForwarder,
+  type PeerOptions,
+  type Target,
+} from './peers.ts';
 import { proxyRequest, proxyUpgrade, sendStatus, writeRawStatus, type AuditRecord } from './proxy.ts';
 import { AgentRegistry } from './registry.ts';
 import type { AgentAuthenticator } from './tokens.ts';
@@ -37,7 +48,24 @@ export interface GatewayOptions {
    * it answered.
    */
   readonly dashboard?: (req: IncomingMessage, res: ServerResponse, caller: Identity | undefined) => boolean;
+  /**
+   * Serve the aggregated API `proxy.meridian.dev` to the hub kube-apiserver: requests under
+   * `/apis/proxy.meridian.dev/v1alpha1/clusters/<name>/proxy/` authenticated as coming from
+   * the hub's front proxy (its `--requestheader-*` settings). Needs `authorizer`.
+   */
+  readonly frontProxy?: FrontProxyOptions;
+  /** Hub RBAC for requests through the hub (`subjectAccessReviewAuthorizer`). */
+  readonly authorizer?: ClusterAuthorizer;
+  /** Other replicas serving the same fleet: requests for a cluster whose agent is not here go there. */
+  readonly peers?: PeerOptions;
 }
+
+type Route =
+  | { kind: 'tunnel'; cluster: string }
+  | { kind: 'cluster'; cluster: string; path: string }
+  | { kind: 'peer'; cluster: string; path: string }
+  | { kind: 'aggregated'; route: AggregatedRoute }
+  | { kind: 'healthz' };
 
 export interface Gateway {
   /** `https://host:port` as listening (127.0.0.1 when bound to every address). */
@@ -64,29 +92,35 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  *   port-forward) are spliced after the member's 101. Failures the gateway answers itself are
  *   Kubernetes `Status` bodies: 401 no verified certificate, 404 unknown path, 503 no agent
  *   connected, 502 the agent failed before answering.
+ * - `/apis/proxy.meridian.dev/v1alpha1/clusters/<name>/proxy/<path>` (with `frontProxy`): the
+ *   same, for requests the hub kube-apiserver forwards as an aggregated API — the caller from
+ *   its front-proxy headers, hub RBAC checked again (`authorizer`); plus the group's discovery.
+ * - `/peer/v1/clusters/<name>/<path>` (with `peers`): a request another replica forwarded.
+ * - Every request to a cluster is audited when it ends (`audit`), refusals included.
  * - `GET /healthz`: 200.
  */
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log ?? silentLogger;
   const audit = opts.audit ?? ((r: AuditRecord) => log.info({ audit: r }, 'proxied request'));
   const agents = new AgentRegistry();
+  const frontProxy = opts.frontProxy === undefined ? undefined : new FrontProxyAuthenticator(opts.frontProxy);
+  const fpHeader = frontProxyHeaderFilter(opts.frontProxy);
+  const dropHeader = (k: string): boolean => fpHeader(k) || k === PEER_IDENTITY_HEADER.toLowerCase();
+  const authorizer = opts.authorizer;
+  if (frontProxy !== undefined && authorizer === undefined)
+    throw new TypeError('frontProxy needs an authorizer (hub RBAC for the cluster proxy)');
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1 << 20 });
   const server: Server = createServer({
     cert: opts.tls.cert,
     key: opts.tls.key,
-    ca: opts.tls.clientCa,
+    ca: frontProxy === undefined ? opts.tls.clientCa : [opts.tls.clientCa, frontProxy.caPem],
     requestCert: true,
     // Agents and anonymous probes have no client certificate; each route checks `authorized`.
     rejectUnauthorized: false,
   });
+  const peers = opts.peers === undefined ? undefined : new PeerForwarder(opts.peers);
 
-  const route = (
-    req: IncomingMessage,
-  ):
-    | { kind: 'tunnel'; cluster: string }
-    | { kind: 'cluster'; cluster: string; path: string }
-    | { kind: 'healthz' }
-    | undefined => {
+  const route = (req: IncomingMessage): Route | undefined => {
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     const pathname = q < 0 ? raw : raw.slice(0, q);
@@ -95,64 +129,234 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const cluster = pathname.slice(TUNNEL_PATH_PREFIX.length);
       return DNS_LABEL.test(cluster) ? { kind: 'tunnel', cluster } : undefined;
     }
+    if (pathname.startsWith(PEER_PATH_PREFIX)) {
+      const m = /^\/([^/?]+)(.*)$/.exec(raw.slice(PEER_PATH_PREFIX.length - 1));
+      if (m === null || !DNS_LABEL.test(m[1] as string)) return undefined;
+      const rest = m[2] as string;
+      return { kind: 'peer', cluster: m[1] as string, path: rest.startsWith('/') ? rest : `/${rest}` };
+    }
+    if (pathname === '/apis' || pathname.startsWith('/apis/')) {
+      const a = aggregatedRoute(raw);
+      return a === undefined ? undefined : { kind: 'aggregated', route: a };
+    }
     const m = /^\/clusters\/([^/?]+)(.*)$/.exec(raw);
     if (m === null || !DNS_LABEL.test(m[1] as string)) return undefined;
     const rest = m[2] as string;
     return { kind: 'cluster', cluster: m[1] as string, path: rest.startsWith('/') ? rest : `/${rest}` };
   };
 
-  const caller = (req: IncomingMessage): Identity | undefined =>
-    identityFromCertificate(req.socket as TLSSocket);
+  /** A direct caller: a hub-CA client certificate (never the front proxy's own certificate). */
+  const directCaller = (req: IncomingMessage): Identity | undefined => {
+    const socket = req.socket as TLSSocket;
+    if (frontProxy?.isFrontProxy(socket) === true) return undefined;
+    return identityFromCertificate(socket);
+  };
 
-  const finish =
-    (cluster: string, id: Identity, req: IncomingMessage, path: string, t0: number) =>
-    (r: { status: number; error?: string }, ended: Promise<unknown>) => {
-      void ended.then(() =>
-        audit({
-          user: id.user,
-          groups: id.groups,
-          cluster,
-          method: req.method ?? 'GET',
-          path,
-          ...(req.headers.upgrade === undefined ? {} : { upgrade: req.headers.upgrade }),
-          status: r.status,
-          durationMs: Math.round(performance.now() - t0),
-          ...(r.error === undefined ? {} : { error: r.error }),
-        }),
-      );
+  /** Who is asking for what, or the refusal to send. */
+  const admit = async (
+    req: IncomingMessage,
+    r: Route | undefined,
+  ): Promise<
+    | { ok: true; target: Target }
+    | {
+        ok: false;
+        code: number;
+        reason: string;
+        message: string;
+        audit?: Omit<Target, 'path'> & { path: string };
+      }
+    | { ok: 'discovery'; body: unknown }
+    | { ok: 'healthz' }
+  > => {
+    const method = req.method ?? 'GET';
+    if (r?.kind === 'healthz') return { ok: 'healthz' };
+    if (r?.kind === 'cluster') {
+      const id = directCaller(req);
+      if (id === undefined)
+        return {
+          ok: false,
+          code: 401,
+          reason: 'Unauthorized',
+          message: 'a client certificate signed by the hub CA is required',
+        };
+      return {
+        ok: true,
+        target: { cluster: r.cluster, path: r.path, identity: id, via: 'direct', verb: proxyVerb(method) },
+      };
+    }
+    if (r?.kind === 'peer') {
+      const id = peers?.authenticate(req);
+      if (id === undefined)
+        return { ok: false, code: 401, reason: 'Unauthorized', message: 'not a gateway peer' };
+      return {
+        ok: true,
+        target: { cluster: r.cluster, path: r.path, identity: id, via: 'peer', verb: proxyVerb(method) },
+      };
+    }
+    if (
+      r?.kind !== 'aggregated' ||
+      r.route.kind === 'not-found' ||
+      frontProxy === undefined ||
+      authorizer === undefined
+    ) {
+      const message =
+        r?.kind === 'aggregated' && r.route.kind === 'not-found'
+          ? r.route.message
+          : `no route for ${req.url ?? ''}`;
+      return { ok: false, code: 404, reason: 'NotFound', message };
+    }
+    const socket = req.socket as TLSSocket;
+    const fp = frontProxy.authenticate(socket, req.rawHeaders);
+    if (!fp.ok) {
+      // Discovery is public to anyone the gateway can authenticate at all.
+      if (r.route.kind === 'discovery' && directCaller(req) !== undefined)
+        return { ok: 'discovery', body: r.route.body };
+      return {
+        ok: false,
+        code: 401,
+        reason: 'Unauthorized',
+        message: `${fp.reason}: ${PROXY_GROUP} is served through the hub kube-apiserver`,
+      };
+    }
+    if (r.route.kind === 'discovery') return { ok: 'discovery', body: r.route.body };
+    const target: Target = {
+      cluster: r.route.cluster,
+      path: r.route.path,
+      identity: fp.identity,
+      via: 'hub',
+      verb: proxyVerb(method),
     };
+    let d;
+    try {
+      d = await authorizer.authorize(fp.identity, target.verb, target.cluster, AbortSignal.timeout(30_000));
+    } catch (err) {
+      return {
+        ok: false,
+        code: 503,
+        reason: 'ServiceUnavailable',
+        message: `cannot check hub RBAC: ${(err as Error).message}`,
+        audit: target,
+      };
+    }
+    if (!d.allowed) {
+      return {
+        ok: false,
+        code: 403,
+        reason: 'Forbidden',
+        message:
+          `clusters.${PROXY_GROUP} "${target.cluster}" is forbidden: User "${fp.identity.user}" cannot ${target.verb} ` +
+          `resource "clusters/proxy" in API group "${PROXY_GROUP}"${d.reason ? `: ${d.reason}` : ''}`,
+        audit: target,
+      };
+    }
+    return { ok: true, target };
+  };
 
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (opts.dashboard?.(req, res, caller(req))) return;
-    const r = route(req);
-    if (r?.kind === 'healthz') {
+  const record = (t: Target, req: IncomingMessage, t0: number, r: { status: number; error?: string }): void =>
+    audit({
+      user: t.identity.user,
+      groups: t.identity.groups,
+      ...(t.identity.uid === undefined ? {} : { uid: t.identity.uid }),
+      cluster: t.cluster,
+      verb: t.verb,
+      method: req.method ?? 'GET',
+      path: t.path,
+      via: t.via,
+      ...(req.headers.upgrade === undefined ? {} : { upgrade: req.headers.upgrade }),
+      status: r.status,
+      durationMs: Math.round(performance.now() - t0),
+      ...(r.error === undefined ? {} : { error: r.error }),
+    });
+
+  const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const t0 = performance.now();
+    const a = await admit(req, route(req));
+    if (a.ok === 'healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
       return;
     }
-    if (r?.kind !== 'cluster') {
-      sendStatus(res, 404, 'NotFound', `no route for ${req.url ?? ''}`);
+    if (a.ok === 'discovery') {
+      const body = JSON.stringify(a.body);
+      res
+        .writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
+        .end(body);
       return;
     }
-    const id = caller(req);
-    if (id === undefined) {
-      sendStatus(res, 401, 'Unauthorized', 'a client certificate signed by the hub CA is required');
+    if (!a.ok) {
+      sendStatus(res, a.code, a.reason, a.message);
+      if (a.audit !== undefined) record(a.audit, req, t0, { status: a.code, error: a.message });
       return;
     }
-    const conn = agents.pick(r.cluster);
-    if (conn === undefined) {
-      sendStatus(res, 503, 'ServiceUnavailable', `cluster ${r.cluster} has no connected agent`);
-      return;
-    }
-    const t0 = performance.now();
-    const done = finish(r.cluster, id, req, r.path, t0);
+    const t = a.target;
     const ended = new Promise((resolve) => res.once('close', resolve));
-    void proxyRequest(req, res, {
-      cluster: r.cluster,
-      session: conn.session,
-      path: r.path,
-      identity: id,
-    }).then((out) => done(out, ended));
+    const conn = agents.pick(t.cluster);
+    let out: { status: number; error?: string };
+    if (conn !== undefined) {
+      if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+      out = await proxyRequest(req, res, {
+        cluster: t.cluster,
+        session: conn.session,
+        path: t.path,
+        identity: t.identity,
+        dropHeader,
+      });
+    } else if (peers !== undefined && t.via !== 'peer') {
+      out = await peers.forwardRequest(req, res, t);
+    } else {
+      const message = `cluster ${t.cluster} has no connected agent`;
+      res.setHeader(NO_AGENT_HEADER, '1');
+      sendStatus(res, 503, 'ServiceUnavailable', message);
+      out = { status: 503, error: message };
+    }
+    await ended;
+    record(t, req, t0, out);
+  };
+
+  const serveUpgrade = async (req: IncomingMessage, socket: Duplex, early: Buffer): Promise<void> => {
+    const t0 = performance.now();
+    const a = await admit(req, route(req));
+    if (a.ok === 'healthz' || a.ok === 'discovery') {
+      writeRawStatus(socket, 400, 'BadRequest', 'not an upgradable path');
+      return;
+    }
+    if (!a.ok) {
+      writeRawStatus(socket, a.code, a.reason, a.message);
+      if (a.audit !== undefined) record(a.audit, req, t0, { status: a.code, error: a.message });
+      return;
+    }
+    const t = a.target;
+    const ended = new Promise((resolve) => socket.once('close', resolve));
+    const conn = agents.pick(t.cluster);
+    let out: { status: number; error?: string };
+    if (conn !== undefined) {
+      out = await proxyUpgrade(req, socket, early, {
+        cluster: t.cluster,
+        session: conn.session,
+        path: t.path,
+        identity: t.identity,
+        dropHeader,
+      });
+    } else if (peers !== undefined && t.via !== 'peer') {
+      out = await peers.forwardUpgrade(req, socket, early, t);
+    } else {
+      const message = `cluster ${t.cluster} has no connected agent`;
+      writeRawStatus(socket, 503, 'ServiceUnavailable', message, { [NO_AGENT_HEADER]: '1' });
+      out = { status: 503, error: message };
+    }
+    await ended;
+    record(t, req, t0, out);
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (opts.dashboard?.(req, res, directCaller(req))) return;
+    void serve(req, res).catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'request failed');
+      sendStatus(res, 500, 'InternalError', (err as Error).message);
+    });
   });
+  // Answer `Expect: 100-continue` only once the request can be served here (a peer replica
+  // without the cluster's agent refuses before the body is sent, so it can be sent elsewhere).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, early: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -176,29 +380,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       });
       return;
     }
-    if (r?.kind !== 'cluster') {
-      writeRawStatus(socket, 404, 'NotFound', `no route for ${req.url ?? ''}`);
-      return;
-    }
-    const id = caller(req);
-    if (id === undefined) {
-      writeRawStatus(socket, 401, 'Unauthorized', 'a client certificate signed by the hub CA is required');
-      return;
-    }
-    const conn = agents.pick(r.cluster);
-    if (conn === undefined) {
-      writeRawStatus(socket, 503, 'ServiceUnavailable', `cluster ${r.cluster} has no connected agent`);
-      return;
-    }
-    const t0 = performance.now();
-    const done = finish(r.cluster, id, req, r.path, t0);
-    const ended = new Promise((resolve) => socket.once('close', resolve));
-    void proxyUpgrade(req, socket, early, {
-      cluster: r.cluster,
-      session: conn.session,
-      path: r.path,
-      identity: id,
-    }).then((out) => done(out, ended));
+    void serveUpgrade(req, socket, early).catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'upgrade failed');
+      socket.destroy();
+    });
   });
 
   server.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
@@ -217,6 +402,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     close() {
       closed ??= (async () => {
         agents.closeAll();
+        peers?.close();
         for (const c of wss.clients) c.terminate();
         wss.close();
         const done = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -17,6 +17,8 @@ export interface GatewayFiles {
   readonly log?: Logger;
   /** Called once per proxied request (default: an `info` log line). */
   readonly audit?: GatewayOptions['audit'];
+  /** Further options (cluster proxy through the hub, peers). */
+  readonly extra?: Partial<Omit<GatewayOptions, 'tls' | 'agents' | 'audit'>>;
 }
 
 /**
@@ -37,5 +39,6 @@ export async function gatewayFromFiles(f: GatewayFiles): Promise<Gateway> {
     ...(f.port === undefined ? {} : { port: f.port }),
     ...(f.log === undefined ? {} : { log: f.log }),
     ...(f.audit === undefined ? {} : { audit: f.audit }),
+    ...f.extra,
   });
 }

@@ -18,10 +18,18 @@ import type { TunnelSession } from '../tunnel/session.ts';
 export interface AuditRecord {
   readonly user: string;
   readonly groups: readonly string[];
+  readonly uid?: string;
   readonly cluster: string;
+  /** The Kubernetes verb the hub authorised (`get`, `create`, … on `clusters/proxy`). */
+  readonly verb: string;
   readonly method: string;
-  /** Path on the member (without `/clusters/<name>`), with query. */
+  /** Path on the member (without the proxy prefix), with query. */
   readonly path: string;
+  /**
+   * How the request came: `hub` through the hub kube-apiserver (aggregated API), `direct` with a
+   * hub-CA client certificate, `peer` forwarded by another gateway replica.
+   */
+  readonly via: 'hub' | 'direct' | 'peer';
   /** The `Upgrade` protocol the client asked for (`websocket`, `SPDY/3.1`), for exec/attach/port-forward. */
   readonly upgrade?: string;
   /** Status sent to the client (101 for an upgrade); 0 when the client went away before a response. */
@@ -37,6 +45,18 @@ export interface ProxyTarget {
   /** Path and query on the member API server. */
   readonly path: string;
   readonly identity: Identity;
+  /** Request headers (lower-cased names) never forwarded, besides the ones the tunnel drops. */
+  readonly dropHeader?: (lowerName: string) => boolean;
+}
+
+/** The client's headers to forward: `forwardableRequestHeaders` minus `Expect` and `t.dropHeader`. */
+function requestHeaders(req: IncomingMessage, t: ProxyTarget, upgrade: boolean): HeaderPairs {
+  const drop = t.dropHeader ?? (() => false);
+  return forwardableRequestHeaders(req.rawHeaders, upgrade).filter(([k]) => {
+    const lk = k.toLowerCase();
+    // 100-continue is this hop's business (answered by the gateway's HTTP server).
+    return lk !== 'expect' && !drop(lk);
+  });
 }
 
 export function sendStatus(res: ServerResponse, code: number, reason: string, message: string): void {
@@ -67,7 +87,7 @@ export async function proxyRequest(
     kind: 'http',
     method: req.method ?? 'GET',
     path: t.path,
-    headers: forwardableRequestHeaders(req.rawHeaders),
+    headers: requestHeaders(req, t, false),
     identity: t.identity,
   };
   let stream: TunnelStream;
@@ -120,7 +140,7 @@ export async function proxyUpgrade(
     kind: 'http',
     method: req.method ?? 'GET',
     path: t.path,
-    headers: forwardableRequestHeaders(req.rawHeaders, true),
+    headers: requestHeaders(req, t, true),
     identity: t.identity,
   };
   let stream: TunnelStream;
@@ -167,11 +187,20 @@ export async function proxyUpgrade(
 }
 
 /** A complete HTTP/1.1 error response on a raw socket, then close. */
-export function writeRawStatus(socket: Duplex, code: number, reason: string, message: string): void {
+export function writeRawStatus(
+  socket: Duplex,
+  code: number,
+  reason: string,
+  message: string,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): void {
   if (socket.destroyed) return;
   const body = statusBody(code, reason, message);
+  const extra = Object.entries(extraHeaders)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+      `${extra}Connection: close\r\n\r\n${body}`,
   );
 }
