@@ -9,8 +9,10 @@ function memoryLease() {
   let stored: Lease | undefined;
   let rv = 0;
   const failing = new Set<string>();
+  const calls = { get: 0, replace: 0 };
   const lockFor = (who: string): LeaseClient => ({
     async get() {
+      calls.get++;
       if (failing.has(who)) throw new UnavailableError('partitioned');
       return stored;
     },
@@ -21,6 +23,7 @@ function memoryLease() {
       return stored;
     },
     async replace(lease) {
+      calls.replace++;
       if (failing.has(who)) throw new UnavailableError('partitioned');
       if (stored?.metadata.resourceVersion !== lease.metadata.resourceVersion)
         throw new ConflictError('stale');
@@ -28,7 +31,12 @@ function memoryLease() {
       return stored;
     },
   });
-  return { lockFor, failing, current: () => stored };
+  /** Another writer (e.g. kubectl) changes the stored Lease behind the holder's back. */
+  const touch = (): void => {
+    if (stored !== undefined)
+      stored = { ...stored, metadata: { ...stored.metadata, resourceVersion: String(++rv) } };
+  };
+  return { lockFor, failing, calls, touch, current: () => stored };
 }
 
 function candidates(clock: ManualClock, lease: ReturnType<typeof memoryLease>) {
@@ -150,4 +158,25 @@ test('rejects timings that cannot be safe', async () => {
     ),
     RangeError,
   );
+});
+
+test('the leader renews with one PUT from the record it wrote; a conflict falls back to reading the Lease', async () => {
+  const clock = new ManualClock(1_000_000);
+  const lease = memoryLease();
+  const c = candidates(clock, lease);
+  const stop = new AbortController();
+  const a = c.start('a', stop.signal);
+  await settle();
+  assert.ok(c.leaders.has('a'));
+  const before = { ...lease.calls };
+  await clock.advance(10_000); // five renewals at the 2 s retry period
+  assert.equal(lease.calls.get - before.get, 0, 'no GET while renewing what it wrote');
+  assert.equal(lease.calls.replace - before.replace, 5);
+  lease.touch();
+  await clock.advance(2_000);
+  assert.equal(lease.calls.get - before.get, 1, 'the conflicting renewal reads the Lease again');
+  assert.ok(c.leaders.has('a'), 'and, still the holder, keeps leading');
+  assert.equal(lease.current()?.spec?.holderIdentity, 'a');
+  stop.abort();
+  assert.equal(await a, 'released');
 });
