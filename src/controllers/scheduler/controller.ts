@@ -23,9 +23,15 @@ import {
   type EvictionOutcome,
 } from './eviction.ts';
 import { schedule } from './schedule.ts';
+import type { Plan } from '../rebalancer/plan.ts';
+import { stepLimiter, type StepLimiter } from '../rebalancer/limiter.ts';
+import { rebalanceStep } from '../rebalancer/step.ts';
 
 /** On a binding: the placement its current `spec.clusters` were computed for (JSON). */
 export const SCHEDULED_PLACEMENT_ANNOTATION = 'meridian.dev/scheduled-placement';
+
+/** On a binding: when the scheduler last took a rebalancing step (RFC 3339), for `intervalSeconds`. */
+export const LAST_REBALANCE_ANNOTATION = 'meridian.dev/last-rebalance';
 
 /** What about a cluster can change a scheduling decision (capacity alone does not reshuffle). */
 function clusterFingerprint(c: Cluster): string {
@@ -141,6 +147,24 @@ function recordEvictions(
   }
 }
 
+function recordRebalance(
+  ctx: ControllerContext,
+  b: ResourceBinding,
+  plan: Plan,
+  metrics: EvictionMetrics,
+): void {
+  for (const m of plan.moves)
+    metrics.decisions.inc({ kind: 'rebalance', reason: 'Rebalanced', cluster: m.to });
+  const moves = plan.moves.map((m) => `${m.replicas} from ${m.from} to ${m.to}`).join(', ');
+  const spread = plan.next.map((t) => `${t.name}:${t.replicas}`).join(', ');
+  ctx.recorder.event(
+    b as KubeObject,
+    'Normal',
+    'Rebalanced',
+    `moving ${moves} toward the desired spread (now ${spread}); ${plan.remaining} replica(s) left to move`,
+  );
+}
+
 function makeReconciler(
   ctx: ControllerContext,
   bindings: StoreReader<ResourceBinding>,
@@ -148,6 +172,7 @@ function makeReconciler(
   works: StoreReader<Work>,
   scope: 'Namespaced' | 'Cluster',
   metrics: EvictionMetrics,
+  limiter: StepLimiter,
 ): Reconciler {
   const defaultTimeoutMs = ctx.settings?.evictionTimeoutMs ?? DEFAULT_EVICTION_TIMEOUT_MS;
   const rt = scope === 'Namespaced' ? Resources.ResourceBinding : Resources.ClusterResourceBinding;
@@ -172,17 +197,14 @@ function makeReconciler(
             ...(lastPlacement && { placement: JSON.parse(lastPlacement) as Placement }),
           }
         : undefined;
-      const result = schedule(
-        {
-          resource: b.spec.resource,
-          replicas: b.spec.replicas ?? 0,
-          ...(b.spec.replicaRequirements && { replicaRequirements: b.spec.replicaRequirements }),
-          placement,
-          ...(evictedClusters.size > 0 && { evictedClusters }),
-        },
-        snapshot,
-        previous,
-      );
+      const unit = {
+        resource: b.spec.resource,
+        replicas: b.spec.replicas ?? 0,
+        ...(b.spec.replicaRequirements && { replicaRequirements: b.spec.replicaRequirements }),
+        placement,
+        ...(evictedClusters.size > 0 && { evictedClusters }),
+      };
+      const result = schedule(unit, snapshot, previous);
       const { namespace, name } = parseObjectKey(key);
       const ref = {
         apiVersion: API_VERSION,
@@ -194,7 +216,8 @@ function makeReconciler(
       // Graceful eviction: clusters dropped for an untolerated NoExecute taint keep their copy
       // (a task) until the targets run their shares healthily, or the grace period ends.
       const current = b.spec.clusters ?? [];
-      const next = result.ok ? result.clusters : current;
+      const nowMs = Date.now();
+      let next = result.ok ? result.clusters : current;
       const tasksBefore = b.spec.gracefulEvictionTasks ?? [];
       const targetsChanged = JSON.stringify(next) !== JSON.stringify(current);
       const eviction = nextEvictionTasks({
@@ -204,7 +227,7 @@ function makeReconciler(
         clusters: new Map(snapshot.map((c) => [c.metadata.name ?? '', c])),
         placement,
         failover: b.spec.failover,
-        nowMs: Date.now(),
+        nowMs,
         defaultTimeoutMs,
         evictedClusters,
         replacementHealthy:
@@ -213,21 +236,55 @@ function makeReconciler(
           next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)),
       });
       const tasksChanged = canonical(eviction.tasks) !== canonical(tasksBefore);
+      // Past the deadline by a second, so the timeout is due when the pass runs.
+      let requeueAfterMs =
+        eviction.recheckAfterMs === undefined ? undefined : eviction.recheckAfterMs + 1_000;
+
+      // Rebalancing (replicaScheduling.rebalance): divided replicas that drifted from the fresh
+      // division move back one bounded step at a time, only once the binding is settled.
+      let lastRebalance = b.metadata.annotations?.[LAST_REBALANCE_ANNOTATION];
+      let step: Plan | undefined;
+      const rebalance = placement.replicaScheduling?.rebalance;
+      if (rebalance !== undefined && result.ok && unit.replicas > 0) {
+        const fresh = schedule(unit, snapshot, { clusters: next, fresh: true });
+        const decision = !fresh.ok
+          ? ({ kind: 'balanced' } as const)
+          : rebalanceStep({
+              rebalance,
+              current: next,
+              desired: fresh.clusters,
+              failingOver: targetsChanged || tasksBefore.length > 0 || eviction.tasks.length > 0,
+              settled: next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)),
+              lastStepMs: lastRebalance === undefined ? undefined : Date.parse(lastRebalance),
+              nowMs,
+            });
+        const later = (ms: number) => (requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, ms));
+        if (decision.kind === 'wait' && decision.why === 'Interval') later(decision.afterMs);
+        if (decision.kind === 'step') {
+          const wait = limiter.take(nowMs);
+          if (wait > 0) later(wait);
+          else {
+            step = decision.plan;
+            next = step.next;
+            lastRebalance = new Date(nowMs).toISOString();
+          }
+        }
+      }
+      const targetsMoved = targetsChanged || step !== undefined;
 
       const placementJson = JSON.stringify(placement);
       const placementStale = result.ok && placementJson !== lastPlacement;
       const annotation = result.ok ? placementJson : lastPlacement;
-      if (targetsChanged || tasksChanged || placementStale) {
+      if (targetsMoved || tasksChanged || placementStale) {
+        const annotations = {
+          ...(annotation !== undefined && { [SCHEDULED_PLACEMENT_ANNOTATION]: annotation }),
+          ...(lastRebalance !== undefined && { [LAST_REBALANCE_ANNOTATION]: lastRebalance }),
+        };
         await ctx.hub.apply(
           rt,
           {
             ...ref,
-            metadata: {
-              ...ref.metadata,
-              ...(annotation !== undefined && {
-                annotations: { [SCHEDULED_PLACEMENT_ANNOTATION]: annotation },
-              }),
-            },
+            metadata: { ...ref.metadata, ...(Object.keys(annotations).length > 0 && { annotations }) },
             spec: {
               clusters: next,
               ...(eviction.tasks.length > 0 && { gracefulEvictionTasks: eviction.tasks }),
@@ -236,7 +293,8 @@ function makeReconciler(
           { fieldManager: HubFieldManagers.scheduler, force: true },
         );
         recordEvictions(ctx, b, eviction, defaultTimeoutMs, metrics);
-        if (targetsChanged || placementStale) {
+        if (step !== undefined) recordRebalance(ctx, b, step, metrics);
+        if (targetsMoved || placementStale) {
           const summary = next
             .map((c) => (b.spec.replicas === undefined ? c.name : `${c.name}:${c.replicas}`))
             .join(', ');
@@ -277,8 +335,7 @@ function makeReconciler(
           force: true,
         });
       }
-      // Past the deadline by a second, so the timeout is due when the pass runs.
-      return eviction.recheckAfterMs === undefined ? {} : { requeueAfterMs: eviction.recheckAfterMs + 1_000 };
+      return requeueAfterMs === undefined ? {} : { requeueAfterMs };
     },
   };
 }
@@ -297,12 +354,14 @@ export const startScheduler: StartController = async (ctx) => {
   const clusters = ctx.informers.informer<Cluster>(Resources.Cluster);
   const works = ctx.informers.informer<Work>(Resources.Work);
   const metrics = evictionMetrics(ctx.metrics);
+  // Fleet-wide bound on rebalancing steps, shared by both binding kinds.
+  const limiter = stepLimiter();
   // One fingerprint map per controller: each must see every relevant cluster change.
-  const changeDetector = () => {
+  const changeDetector = (fingerprint: (c: Cluster) => string) => {
     const fingerprints = new Map<string, string>();
     return (c: Cluster): boolean => {
       const name = c.metadata.name ?? '';
-      const fp = clusterFingerprint(c);
+      const fp = fingerprint(c);
       if (fingerprints.get(name) === fp) return false;
       fingerprints.set(name, fp);
       return true;
@@ -314,7 +373,9 @@ export const startScheduler: StartController = async (ctx) => {
       [crb, 'Cluster'],
     ] as const
   ).map(([store, scope]) => {
-    const clusterChanged = changeDetector();
+    const clusterChanged = changeDetector(clusterFingerprint);
+    // Capacity changes reshuffle nothing, but may move a rebalancing binding's desired spread.
+    const capacityChanged = changeDetector((c) => JSON.stringify(c.status?.resourceSummary?.available ?? {}));
     return defineController({
       name: `scheduler-${scope === 'Namespaced' ? 'rb' : 'crb'}`,
       for: {
@@ -328,8 +389,14 @@ export const startScheduler: StartController = async (ctx) => {
           source: clusters,
           map: (c: Cluster) =>
             clusterChanged(c)
-              ? store.list().map((b) => objectKey(b.metadata.namespace, b.metadata.name ?? ''))
-              : [],
+              ? (capacityChanged(c),
+                store.list().map((b) => objectKey(b.metadata.namespace, b.metadata.name ?? '')))
+              : capacityChanged(c)
+                ? store
+                    .list()
+                    .filter((b) => b.spec.placement?.replicaScheduling?.rebalance !== undefined)
+                    .map((b) => objectKey(b.metadata.namespace, b.metadata.name ?? ''))
+                : [],
         },
         {
           // A binding in graceful eviction waits for its Works to run their shares healthily.
@@ -339,11 +406,15 @@ export const startScheduler: StartController = async (ctx) => {
             const ns = w.metadata.labels?.[Labels.bindingNamespace];
             if (name === undefined || (scope === 'Namespaced') !== (ns !== undefined)) return [];
             const key = objectKey(ns, name);
-            return store.get(key)?.spec.gracefulEvictionTasks?.length ? [key] : [];
+            const b = store.get(key);
+            // Rebalancing too waits for the targets to run their shares healthily.
+            return b?.spec.gracefulEvictionTasks?.length || b?.spec.placement?.replicaScheduling?.rebalance
+              ? [key]
+              : [];
           },
         },
       ],
-      reconciler: makeReconciler(ctx, store, clusters, works, scope, metrics),
+      reconciler: makeReconciler(ctx, store, clusters, works, scope, metrics, limiter),
       workers: 4,
       log: ctx.log,
     });

@@ -13,6 +13,11 @@ export interface PreviousSchedule {
   readonly clusters: readonly TargetCluster[];
   /** The placement `clusters` was computed for; when it differs, replicas are divided afresh. */
   readonly placement?: Placement;
+  /**
+   * Divide afresh, as for a changed placement (a cluster's own replicas count as room): what
+   * the placement would be from scratch, for the rebalancer. `clusters` still break score ties.
+   */
+  readonly fresh?: boolean;
 }
 
 /** The outcome of one affinity term. */
@@ -55,7 +60,8 @@ export function schedule(
     : [{ affinity: unit.placement.clusterAffinity }];
   const prev = new Map((previous?.clusters ?? []).map((c) => [c.name, c.replicas]));
   const placementChanged =
-    previous?.placement !== undefined && canonical(previous.placement) !== canonical(unit.placement);
+    previous?.fresh === true ||
+    (previous?.placement !== undefined && canonical(previous.placement) !== canonical(unit.placement));
 
   const attempts: Attempt[] = [];
   let decisions: ClusterDecision[] = [];
