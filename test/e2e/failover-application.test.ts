@@ -1,0 +1,549 @@
+// Application failover, rebalancing and controller restarts, end to end with real faults:
+// pods made crash-looping in one member (kwok's stage for the `fault.meridian.dev/crash-loop`
+// label: Running, not Ready, CrashLoopBackOff), a member's kube-apiserver frozen (SIGSTOP),
+// Meridian's controllers stopped mid-failover. It breaks members on purpose, so it runs its own
+// environment (hub + 3 members) and the controllers in-process with aggressive health settings.
+// Every fault is undone in `finally`. Waits are watches or `eventually` with generous timeouts:
+// nothing asserts on wall time except "not before the toleration".
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import { stringify } from 'yaml';
+import { TaintKeys, type Cluster, type ResourceBinding, type Taint } from '../../src/api/index.ts';
+import type { ControllerSettings } from '../../src/controllers/context.ts';
+import { FAILOVER_DECISIONS } from '../../src/controllers/failover/metrics.ts';
+import { runManager } from '../../src/controllers/manager.ts';
+import { CLUSTERS } from '../../src/controllers/members/registry.ts';
+import { Resources } from '../../src/controllers/resources.ts';
+import { ApiClient } from '../../src/kube/api-client.ts';
+import { InformerFactory } from '../../src/kube/informer-factory.ts';
+import type { Logger } from '../../src/kube/log.ts';
+import { objectKey } from '../../src/kube/object-key.ts';
+import type { StoreReader } from '../../src/kube/store.ts';
+import { startEnvironment, type ClusterInfo, type Environment } from '../../src/testenv/environment.ts';
+import { CRASH_LOOP_LABEL } from '../../src/testenv/kwok-config.ts';
+import { eventually } from '../support/eventually.ts';
+import { meridian } from '../support/meridian.ts';
+
+const run = randomBytes(3).toString('hex');
+/** Generous: the machine is shared and slow. */
+const WAIT_MS = 300_000;
+const TOLERATION_SECONDS = 15;
+const SETTINGS: ControllerSettings = {
+  clusterProbeIntervalMs: 1_000,
+  clusterProbeTimeoutMs: 1_000,
+  clusterProbeRetryMs: 500,
+  notReadyGracePeriodMs: 3_000,
+  readyStabilizationMs: 3_000,
+  evictionTimeoutMs: 600_000,
+};
+
+let lines: string[] = [];
+const remember = (level: string, o: object, m?: string): void => {
+  lines.push(`${new Date().toISOString()} ${level} ${m ?? ''} ${safeJson(o)}`);
+  if (lines.length > 4000) lines = lines.slice(-2000);
+};
+const log: Logger = {
+  debug: () => {},
+  info: (o, m) => remember('INFO', o, m),
+  warn: (o, m) => remember('WARN', o, m),
+  error: (o, m) => {
+    remember('ERROR', o, m);
+    process.stderr.write(`[failover-app-test] ERROR ${m ?? ''} ${safeJson(o)}\n`);
+  },
+};
+function safeJson(o: unknown): string {
+  try {
+    return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
+  } catch {
+    return String(o);
+  }
+}
+
+let env: Environment;
+let hub: ApiClient;
+const watching = new AbortController();
+let clusters: StoreReader<Cluster>;
+let bindings: StoreReader<ResourceBinding>;
+let controllers:
+  | { readonly abort: AbortController; readonly done: Promise<unknown>; readonly metrics: Registry }
+  | undefined;
+
+function startControllers(): void {
+  const abort = new AbortController();
+  const metrics = new Registry();
+  const done = runManager({
+    hub,
+    log,
+    leaderElection: false,
+    metrics,
+    signal: abort.signal,
+    settings: SETTINGS,
+  });
+  controllers = { abort, done, metrics };
+}
+
+async function stopControllers(): Promise<void> {
+  const c = controllers;
+  controllers = undefined;
+  c?.abort.abort();
+  await c?.done.catch(() => {});
+}
+
+/** The in-process controllers' failover decision count for these labels (0 when none). */
+async function decisions(labels: { kind: string; reason: string; cluster: string }): Promise<number> {
+  const metric = controllers?.metrics.getSingleMetric(FAILOVER_DECISIONS);
+  const values = (await metric?.get())?.values ?? [];
+  return values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
+const kubectl = (cluster: string, args: string[], input?: string) =>
+  env.kubectl(cluster, args, input === undefined ? { timeoutMs: 120_000 } : { input, timeoutMs: 120_000 });
+const json = async <T>(p: Promise<{ stdout: string }>): Promise<T> => JSON.parse((await p).stdout) as T;
+const yaml = (...docs: object[]) => docs.map((d) => stringify(d)).join('---\n');
+
+const readyStatus = (c: Cluster | undefined): string | undefined =>
+  c?.status?.conditions?.find((x) => x.type === 'Ready')?.status;
+const notReadyTaint = (c: Cluster | undefined): Taint | undefined =>
+  c?.spec.taints?.find((t) => t.key === TaintKeys.notReady && t.effect === 'NoExecute');
+
+/** Resolves once `predicate` holds for the watched store's object, re-checked on each change. */
+function waitFor<K extends { metadata: { name?: string } }>(
+  store: StoreReader<K>,
+  key: ReturnType<typeof objectKey>,
+  what: string,
+  predicate: (o: K | undefined) => boolean,
+  timeoutMs = WAIT_MS,
+): Promise<K | undefined> {
+  return new Promise((resolve, reject) => {
+    const done = new AbortController();
+    const check = (): void => {
+      if (!store.isReady() || !predicate(store.get(key))) return;
+      done.abort();
+      clearTimeout(timer);
+      resolve(store.get(key));
+    };
+    const timer = setTimeout(() => {
+      done.abort();
+      reject(new Error(`timed out waiting for ${key}: ${what}; last seen ${safeJson(store.get(key))}`));
+    }, timeoutMs);
+    store.subscribe((c) => {
+      if (c.key === key) check();
+    }, done.signal);
+    void store.ready.then(check);
+  });
+}
+
+async function eventsAbout(
+  name: string,
+  namespace: string,
+): Promise<Array<{ reason: string; note: string }>> {
+  const list = await json<{
+    items: Array<{ reason?: string; note?: string; regarding?: { name?: string } }>;
+  }>(kubectl('hub', ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']));
+  return list.items
+    .filter((e) => e.regarding?.name === name)
+    .map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
+}
+
+async function expectEvent(name: string, namespace: string, reason: string, note: RegExp): Promise<void> {
+  await eventually(
+    async () => {
+      const ev = await eventsAbout(name, namespace);
+      assert.ok(
+        ev.some((e) => e.reason === reason && note.test(e.note)),
+        `${reason} ${note} on ${name}: ${safeJson(ev)}`,
+      );
+    },
+    { timeoutMs: WAIT_MS },
+  );
+}
+
+/** Freezes a member's kube-apiserver (SIGSTOP) until the returned function thaws it. */
+function freeze(member: ClusterInfo): () => void {
+  const apiserver = env.processes().find((p) => p.name === `${member.name}/kube-apiserver`);
+  assert.ok(apiserver, `${member.name}'s kube-apiserver process`);
+  process.kill(apiserver.pid, 'SIGSTOP');
+  let thawed = false;
+  return () => {
+    if (thawed) return;
+    thawed = true;
+    process.kill(apiserver.pid, 'SIGCONT');
+  };
+}
+
+type Deployment = {
+  metadata: { generation?: number };
+  spec: { replicas: number };
+  status?: { replicas?: number; readyReplicas?: number };
+};
+
+async function memberDeployment(member: string, ns: string, name: string): Promise<Deployment | undefined> {
+  const r = await kubectl(member, ['get', 'deployment', name, '-n', ns, '-o', 'json', '--ignore-not-found']);
+  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Deployment);
+}
+
+const hubDeployment = (ns: string) =>
+  json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
+
+const names = (ms: readonly ClusterInfo[]) => ms.map((m) => m.name).sort();
+
+interface Web {
+  readonly ns: string;
+  readonly binding: string;
+  readonly work: string;
+}
+
+/**
+ * A Deployment `web` of `replicas` in a fresh namespace, on this file's 3 members with
+ * `placement` and `failover`; resolves once the binding places `expected` and the hub shows
+ * every replica Ready.
+ */
+async function deployWeb(
+  prefix: string,
+  replicas: number,
+  placement: object,
+  failover: object,
+  expected: (b: ResourceBinding | undefined) => boolean,
+): Promise<Web> {
+  const ns = `${prefix}-${run}`;
+  await kubectl('hub', ['create', 'namespace', ns]);
+  const container = {
+    name: 'app',
+    image: 'nginx:1.27',
+    resources: { requests: { cpu: '100m', memory: '64Mi' } },
+  };
+  await kubectl(
+    'hub',
+    ['apply', '-f', '-'],
+    yaml(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: ns, labels: { app: 'web' } },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [container] } },
+        },
+      },
+      {
+        apiVersion: 'meridian.dev/v1alpha1',
+        kind: 'PropagationPolicy',
+        metadata: { name: 'web', namespace: ns },
+        spec: {
+          resourceSelectors: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }],
+          placement: {
+            clusterAffinity: { labelSelector: { matchLabels: { 'meridian.dev/test-run': run } } },
+            ...placement,
+          },
+          failover,
+        },
+      },
+    ),
+  );
+  const binding = 'web-deployment';
+  await eventually(
+    async () => {
+      const b = bindings.get(objectKey(ns, binding));
+      assert.ok(expected(b), `placement: ${safeJson(b?.spec.clusters)}`);
+      assert.equal((await hubDeployment(ns)).status?.readyReplicas, replicas);
+    },
+    { timeoutMs: WAIT_MS },
+  );
+  return { ns, binding, work: `rb.${ns}.${binding}` };
+}
+
+/** Makes `member`'s pods of `web` crash-loop (kwok flips them to not Ready, CrashLoopBackOff). */
+async function crashLoop(member: ClusterInfo, ns: string): Promise<void> {
+  await kubectl(member.name, [
+    'label',
+    'pods',
+    '-n',
+    ns,
+    '-l',
+    'app=web',
+    `${CRASH_LOOP_LABEL}=true`,
+    '--overwrite',
+  ]);
+  await eventually(
+    async () => {
+      const d = await memberDeployment(member.name, ns, 'web');
+      assert.equal(d?.status?.readyReplicas ?? 0, 0, `${member.name}: no replica Ready`);
+    },
+    { timeoutMs: WAIT_MS },
+  );
+}
+
+/**
+ * Every replica in `where` (cluster → replicas) runs Ready there and nowhere else; the hub
+ * counts each once.
+ */
+async function expectRunning(w: Web, replicas: number, where: Record<string, number>): Promise<void> {
+  await eventually(
+    async () => {
+      const b = bindings.get(objectKey(w.ns, w.binding));
+      assert.deepEqual(
+        Object.fromEntries((b?.spec.clusters ?? []).map((c) => [c.name, c.replicas])),
+        where,
+        'placement',
+      );
+      assert.deepEqual(b?.spec.gracefulEvictionTasks ?? [], [], 'graceful eviction ended');
+      for (const m of env.members) {
+        const d = await memberDeployment(m.name, w.ns, 'web');
+        if (where[m.name] === undefined) {
+          assert.equal(d, undefined, `${m.name} has no copy`);
+          continue;
+        }
+        assert.equal(d?.spec.replicas, where[m.name], m.name);
+        assert.equal(d?.status?.readyReplicas, where[m.name], `${m.name} ready`);
+      }
+      const d = await hubDeployment(w.ns);
+      assert.equal(d.status?.readyReplicas, replicas, 'ready replicas summed over the targets');
+      assert.equal(d.status?.replicas, replicas, 'nothing counted twice');
+    },
+    { timeoutMs: WAIT_MS },
+  );
+}
+
+function logged(body: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    try {
+      await body();
+    } catch (err) {
+      process.stderr.write(`[failover-app-test] controller log tail:\n${lines.slice(-400).join('\n')}\n`);
+      throw err;
+    }
+  };
+}
+
+before(async () => {
+  env = await startEnvironment({ log: (m) => process.stderr.write(`[failover-app-test env] ${m}\n`) });
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.hub.kubeconfig);
+  hub = await ApiClient.fromKubeConfig(kc);
+  for (const m of env.members) {
+    const r = await meridian(['join', m.name, '--kubeconfig', m.kubeconfig, '--hub-kubeconfig', env.hub.kubeconfig, '--labels', `meridian.dev/test-run=${run}`]); // prettier-ignore
+    assert.equal(r.code, 0, `join ${m.name}: ${r.stderr}`);
+  }
+  startControllers();
+  const informers = new InformerFactory(hub, watching.signal, log);
+  clusters = informers.informer<Cluster>(CLUSTERS);
+  bindings = informers.informer<ResourceBinding>(Resources.ResourceBinding);
+  await Promise.all(
+    env.members.map((m) =>
+      waitFor(clusters, objectKey(undefined, m.name), 'Ready', (c) => readyStatus(c) === 'True'),
+    ),
+  );
+});
+
+after(async () => {
+  await stopControllers();
+  watching.abort();
+  await hub?.close();
+  await env?.stop();
+});
+
+const divided = {
+  replicaScheduling: { replicaSchedulingType: 'Divided', replicaDivisionPreference: 'Weighted' },
+};
+const replicasOf = (b: ResourceBinding | undefined) => b?.spec.clusters?.map((c) => c.replicas);
+
+describe('application failover', () => {
+  test(
+    'pods crash-looping in one member past tolerationSeconds: its replicas move to the others, its copy is removed once they are Ready, nothing is duplicated',
+    logged(async () => {
+      const sick = env.members[1] as ClusterInfo;
+      const rest = env.members.filter((m) => m !== sick);
+      const w = await deployWeb(
+        'app-fo',
+        6,
+        divided,
+        {
+          application: {
+            decisionConditions: { tolerationSeconds: TOLERATION_SECONDS },
+            purgeMode: 'Graciously',
+            gracePeriodSeconds: 600,
+          },
+        },
+        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+      );
+      const key = objectKey(w.ns, w.binding);
+      // When the placement first changes, and whether the binding said it was tolerating first.
+      let movedAt: number | undefined;
+      let sawTolerating = false;
+      const seen = new AbortController();
+      bindings.subscribe((c) => {
+        if (c.key !== key) return;
+        const conds = c.object.status?.conditions ?? [];
+        if (conds.some((x) => x.type === 'ApplicationFailover' && x.reason === 'Tolerating'))
+          sawTolerating = true;
+        if (movedAt === undefined && safeJson(replicasOf(c.object)) !== '[2,2,2]') movedAt = Date.now();
+      }, seen.signal);
+      const t0 = Date.now();
+      await crashLoop(sick, w.ns);
+
+      const evicted = await waitFor(
+        bindings,
+        key,
+        'evicted',
+        (b) => (b?.spec.evictedClusters?.length ?? 0) > 0,
+      );
+      const e = evicted?.spec.evictedClusters?.[0];
+      assert.equal(e?.name, sick.name);
+      assert.equal(e?.reason, 'ApplicationFailure');
+      assert.match(e?.message ?? '', /unhealthy for \d+s \(tolerationSeconds 15\)/);
+      // Second-precision stamps: allow one second.
+      assert.ok(
+        Date.parse(e?.evictionTime ?? '') >= t0 + TOLERATION_SECONDS * 1000 - 1000,
+        `evicted at ${e?.evictionTime}, crash-looping since ${new Date(t0).toISOString()}`,
+      );
+
+      await expectRunning(w, 6, Object.fromEntries(rest.map((m) => [m.name, 3])));
+      seen.abort();
+      assert.ok(sawTolerating, 'the binding said it was tolerating the unhealthy cluster first');
+      assert.ok((movedAt ?? 0) >= t0 + TOLERATION_SECONDS * 1000, 'nothing moved within the toleration');
+      const b = bindings.get(key);
+      const cond = b?.status?.conditions?.find((c) => c.type === 'ApplicationFailover');
+      assert.equal(cond?.status, 'True');
+      assert.equal(cond?.reason, 'Evicted');
+      assert.match(cond?.message ?? '', new RegExp(`moved off ${sick.name}`));
+      const pods = await json<{ items: unknown[] }>(
+        kubectl(sick.name, ['get', 'pods', '-n', w.ns, '-l', 'app=web', '-o', 'json']),
+      );
+      assert.equal(pods.items.length, 0, `no pod left in ${sick.name}`);
+
+      await expectEvent(
+        w.binding,
+        w.ns,
+        'ApplicationFailover',
+        new RegExp(`moving the workload off ${sick.name}`),
+      );
+      await expectEvent(
+        w.binding,
+        w.ns,
+        'ClusterEvicted',
+        new RegExp(`evicted from ${sick.name} \\(application failover`),
+      );
+      await expectEvent(w.binding, w.ns, 'GracefulEvictionEnded', /the clusters replacing it are healthy/);
+      assert.ok(
+        (await decisions({ kind: 'application', reason: 'ApplicationUnhealthy', cluster: sick.name })) >= 1,
+      );
+
+      // A new template version lifts the eviction: the cluster may host it again.
+      await kubectl('hub', ['patch', 'deployment', 'web', '-n', w.ns, '--type=merge', '-p', JSON.stringify({ spec: { template: { metadata: { annotations: { 'example.com/version': '2' } } } } })]); // prettier-ignore
+      await waitFor(bindings, key, 'eviction lifted', (x) => (x?.spec.evictedClusters ?? []).length === 0);
+      await expectEvent(
+        w.binding,
+        w.ns,
+        'EvictionLifted',
+        new RegExp(`${sick.name} may host the workload again`),
+      );
+    }),
+  );
+
+  test(
+    'a singleton (1 replica, Aggregated) crash-looping with purgeMode Immediately moves to another cluster and never runs twice after the move',
+    logged(async () => {
+      const w = await deployWeb(
+        'app-single',
+        1,
+        { replicaScheduling: { replicaSchedulingType: 'Divided', replicaDivisionPreference: 'Aggregated' } },
+        {
+          application: {
+            decisionConditions: { tolerationSeconds: TOLERATION_SECONDS },
+            purgeMode: 'Immediately',
+          },
+        },
+        (b) => b?.spec.clusters?.length === 1,
+      );
+      const key = objectKey(w.ns, w.binding);
+      const first = bindings.get(key)?.spec.clusters?.[0]?.name;
+      const sick = env.members.find((m) => m.name === first) as ClusterInfo;
+      await crashLoop(sick, w.ns);
+      const moved = await waitFor(bindings, key, 'moved', (b) => b?.spec.clusters?.[0]?.name !== first);
+      const now = moved?.spec.clusters?.[0]?.name as string;
+      assert.notEqual(now, first);
+      assert.deepEqual(moved?.spec.gracefulEvictionTasks ?? [], [], 'Immediately: no graceful eviction');
+      await expectRunning(w, 1, { [now]: 1 });
+      await expectEvent(w.binding, w.ns, 'ClusterEvicted', /purgeMode Immediately/);
+    }),
+  );
+});
+
+describe('rebalancing', () => {
+  test(
+    'a lost cluster that returns gets its share back in bounded steps (one replica at a time), nothing duplicated or lost',
+    logged(async () => {
+      const lost = env.members[0] as ClusterInfo;
+      const rest = env.members.filter((m) => m !== lost);
+      const w = await deployWeb(
+        'rebalance',
+        6,
+        {
+          replicaScheduling: {
+            ...divided.replicaScheduling,
+            rebalance: { maxReplicasPerStep: 1, intervalSeconds: 5 },
+          },
+        },
+        { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
+        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+      );
+      const key = objectKey(w.ns, w.binding);
+      const thaw = freeze(lost);
+      try {
+        await waitFor(clusters, objectKey(undefined, lost.name), 'tainted', (c) => !!notReadyTaint(c));
+        await waitFor(
+          bindings,
+          key,
+          'failed over',
+          (b) =>
+            safeJson(b?.spec.clusters?.map((c) => c.name)) === safeJson(names(rest)) &&
+            !b?.spec.gracefulEvictionTasks?.length,
+        );
+      } finally {
+        thaw();
+      }
+      // Every placement from here on, to check each step's size.
+      const placements: Array<Record<string, number>> = [];
+      const seen = new AbortController();
+      const record = (b: ResourceBinding | undefined) => {
+        const p = Object.fromEntries((b?.spec.clusters ?? []).map((c) => [c.name, c.replicas]));
+        if (safeJson(placements.at(-1)) !== safeJson(p)) placements.push(p);
+      };
+      record(bindings.get(key));
+      bindings.subscribe((c) => c.key === key && record(c.object), seen.signal);
+
+      await waitFor(
+        clusters,
+        objectKey(undefined, lost.name),
+        'untainted',
+        (c) => readyStatus(c) === 'True' && !notReadyTaint(c),
+      );
+      await expectRunning(w, 6, Object.fromEntries(env.members.map((m) => [m.name, 2])));
+      seen.abort();
+      for (let i = 1; i < placements.length; i++) {
+        const [a, b] = [placements[i - 1] ?? {}, placements[i] ?? {}];
+        const moved = Object.keys({ ...a, ...b }).reduce(
+          (s, n) => s + Math.max(0, (a[n] ?? 0) - (b[n] ?? 0)),
+          0,
+        );
+        assert.ok(moved <= 1, `one replica per step: ${safeJson(a)} → ${safeJson(b)}`);
+        const total = Object.values(b).reduce((s, n) => s + n, 0);
+        assert.equal(total, 6, `never more or fewer than 6 placed: ${safeJson(b)}`);
+      }
+      assert.ok(placements.length >= 3, `took steps: ${safeJson(placements)}`);
+      await expectEvent(
+        w.binding,
+        w.ns,
+        'Rebalanced',
+        new RegExp(`to ${lost.name} toward the desired spread`),
+      );
+      assert.ok((await decisions({ kind: 'rebalance', reason: 'Rebalanced', cluster: lost.name })) >= 2);
+    }),
+  );
+});
