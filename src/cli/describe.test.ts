@@ -252,3 +252,80 @@ test('replica scheduling in words', () => {
     'Divided (Aggregated: as few clusters as fit)',
   );
 });
+
+test("a binding's failover state and history: graceful evictions, evicted clusters, decisions from its Events", () => {
+  const failedOver: ResourceBinding = {
+    ...binding,
+    spec: {
+      ...binding.spec,
+      clusters: [{ name: 'eu-west', replicas: 6 }],
+      gracefulEvictionTasks: [
+        {
+          fromCluster: 'us-east',
+          replicas: 4,
+          reason: 'ApplicationFailure',
+          message: 'application failover: unhealthy for 31s',
+          purgeMode: 'Graciously',
+          gracePeriodSeconds: 600,
+          creationTimestamp: '2026-01-01T00:58:00Z',
+        },
+      ],
+      evictedClusters: [
+        {
+          name: 'us-east',
+          reason: 'ApplicationFailure',
+          message:
+            'unhealthy for 31s (tolerationSeconds 30): not healthy in cluster us-east: Deployment shop/web',
+          evictionTime: '2026-01-01T00:58:00Z',
+        },
+      ],
+    },
+  };
+  const decision = (name: string, reason: string, message: string, at: string): CoreEvent => ({
+    metadata: { name },
+    type: 'Warning',
+    reason,
+    message,
+    eventTime: at,
+    involvedObject: { kind: 'ResourceBinding', name: 'web-deployment' },
+  });
+  const d = describeObject({
+    object: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' },
+    template: undefined,
+    binding: failedOver,
+    works: [],
+    events: [
+      ...events,
+      decision(
+        'f2',
+        'ClusterEvicted',
+        'evicted from us-east (application failover: …)',
+        '2026-01-01T00:58:01.000000Z',
+      ),
+      decision(
+        'f1',
+        'ApplicationFailover',
+        'moving the workload off us-east: …',
+        '2026-01-01T00:58:00.000000Z',
+      ),
+    ],
+  });
+  assert.deepEqual(
+    d.failover?.history.map((h) => h.reason),
+    ['ApplicationFailover', 'ClusterEvicted'],
+    'only failover decisions, oldest first',
+  );
+  const text = formatDescription(d, NOW);
+  assert.match(
+    text,
+    /Failover:\n {2}Graceful evictions \(old copy kept until the replacement is healthy\):\n {4}CLUSTER +REASON +PURGE +REPLICAS +AGE +GRACE +MESSAGE\n {4}us-east +ApplicationFailure +Graciously +4 +2m +600s +application failover: unhealthy for 31s/,
+  );
+  assert.match(
+    text,
+    /Evicted clusters \(application failover; not candidates until lifted\):\n {4}CLUSTER.*\n {4}us-east +ApplicationFailure +2m +unhealthy for 31s/,
+  );
+  assert.match(
+    text,
+    /History:\n {4}AGE +TYPE +REASON +MESSAGE\n {4}2m +Warning +ApplicationFailover +moving the workload off us-east/,
+  );
+});

@@ -2,7 +2,9 @@
  * `meridian describe <type>/<name>`: where one hub object went and why — its binding's
  * scheduler decision for every cluster (with reasons and scores), the replicas, apply state
  * and health in each, the overrides applied per cluster, conflicts, the binding's conditions
- * and the recent Events on the object and its binding.
+ * and the recent Events on the object and its binding; and its failover state and history —
+ * graceful evictions in progress, clusters application failover evicted it from, and every
+ * failover decision still in the hub's Events (evictions, their ends, rebalancing steps).
  */
 import type { Command } from 'commander';
 import {
@@ -36,6 +38,18 @@ const EVENTS: ResourceType = {
 };
 /** How many of the most recent Events `describe` shows. */
 export const MAX_EVENTS = 20;
+/** How many failover decisions (Events) `describe` shows, most recent last. */
+export const MAX_FAILOVER_HISTORY = 50;
+
+/** Event reasons of failover decisions (scheduler, application failover, rebalancing). */
+export const FAILOVER_EVENT_REASONS: ReadonlySet<string> = new Set([
+  'ClusterEvicted',
+  'GracefulEvictionEnded',
+  'ApplicationFailover',
+  'ApplicationFailoverHeld',
+  'EvictionLifted',
+  'Rebalanced',
+]);
 
 /** A core/v1 Event as the hub returns it (events.k8s.io Events read through core/v1). */
 export type CoreEvent = KubeObject & {
@@ -111,6 +125,34 @@ export interface Description {
     readonly message: string;
     readonly lastTransitionTime: string;
   }[];
+  /** Failover state and history of the binding; `null` without a binding. */
+  readonly failover: {
+    /** Graceful evictions in progress: the copy on `cluster` is kept until its replacement is healthy. */
+    readonly evictions: readonly {
+      readonly cluster: string;
+      readonly reason: string;
+      readonly purgeMode: string;
+      readonly replicas: number | null;
+      readonly since: string;
+      readonly gracePeriodSeconds: number | null;
+      readonly message: string;
+    }[];
+    /** Clusters application failover evicted the binding from (not candidates until lifted). */
+    readonly evictedClusters: readonly {
+      readonly cluster: string;
+      readonly reason: string;
+      readonly since: string;
+      readonly message: string;
+    }[];
+    /** Failover decisions still in the hub's Events, oldest first. */
+    readonly history: readonly {
+      readonly time: string | null;
+      readonly type: string;
+      readonly reason: string;
+      readonly message: string;
+      readonly count: number;
+    }[];
+  } | null;
   /** The most recent Events on the object and its binding, oldest first. */
   readonly events: readonly {
     readonly time: string | null;
@@ -220,7 +262,7 @@ export function describeObject(input: {
           name: b.metadata.name ?? '',
         };
   const ref = b?.spec.policyRef;
-  const events = [...input.events]
+  const all = [...input.events]
     .map((e) => ({
       time: eventTime(e),
       type: e.type ?? 'Normal',
@@ -229,8 +271,32 @@ export function describeObject(input: {
       message: e.message ?? '',
       count: e.series?.count ?? e.count ?? 1,
     }))
-    .sort((x, y) => Date.parse(x.time ?? '') - Date.parse(y.time ?? '') || (x.reason < y.reason ? -1 : 1))
-    .slice(-MAX_EVENTS);
+    .sort((x, y) => Date.parse(x.time ?? '') - Date.parse(y.time ?? '') || (x.reason < y.reason ? -1 : 1));
+  const events = all.slice(-MAX_EVENTS);
+  const failover =
+    b === undefined
+      ? null
+      : {
+          evictions: (b.spec.gracefulEvictionTasks ?? []).map((t) => ({
+            cluster: t.fromCluster,
+            reason: t.reason,
+            purgeMode: t.purgeMode,
+            replicas: t.replicas ?? null,
+            since: t.creationTimestamp,
+            gracePeriodSeconds: t.gracePeriodSeconds ?? null,
+            message: t.message ?? '',
+          })),
+          evictedClusters: (b.spec.evictedClusters ?? []).map((e) => ({
+            cluster: e.name,
+            reason: e.reason,
+            since: e.evictionTime,
+            message: e.message ?? '',
+          })),
+          history: all
+            .filter((e) => FAILOVER_EVENT_REASONS.has(e.reason))
+            .slice(-MAX_FAILOVER_HISTORY)
+            .map(({ time, type, reason, message, count }) => ({ time, type, reason, message, count })),
+        };
   const templateReplicas = num(template?.spec?.replicas);
   return {
     object: {
@@ -257,6 +323,7 @@ export function describeObject(input: {
       message: c.message,
       lastTransitionTime: c.lastTransitionTime,
     })),
+    failover,
     events,
   };
 }
@@ -369,6 +436,54 @@ export function formatDescription(d: Description, now: number = Date.now()): str
             ),
       )}`,
     );
+    const f = d.failover;
+    if (f !== null && f.evictions.length + f.evictedClusters.length + f.history.length > 0) {
+      const parts: string[] = [];
+      if (f.evictions.length > 0) {
+        parts.push(
+          `Graceful evictions (old copy kept until the replacement is healthy):\n${indent(
+            formatTable(
+              ['CLUSTER', 'REASON', 'PURGE', 'REPLICAS', 'AGE', 'GRACE', 'MESSAGE'],
+              f.evictions.map((e) => [
+                e.cluster,
+                e.reason,
+                e.purgeMode,
+                e.replicas === null ? '-' : String(e.replicas),
+                age(e.since, now),
+                e.gracePeriodSeconds === null ? '-' : `${e.gracePeriodSeconds}s`,
+                e.message || '-',
+              ]),
+            ),
+          )}`,
+        );
+      }
+      if (f.evictedClusters.length > 0) {
+        parts.push(
+          `Evicted clusters (application failover; not candidates until lifted):\n${indent(
+            formatTable(
+              ['CLUSTER', 'REASON', 'AGE', 'MESSAGE'],
+              f.evictedClusters.map((e) => [e.cluster, e.reason, age(e.since, now), e.message || '-']),
+            ),
+          )}`,
+        );
+      }
+      if (f.history.length > 0) {
+        parts.push(
+          `History:\n${indent(
+            formatTable(
+              ['AGE', 'TYPE', 'REASON', 'MESSAGE'],
+              f.history.map((e) => [
+                age(e.time ?? undefined, now),
+                e.type,
+                e.reason,
+                e.count > 1 ? `${e.message} (x${e.count})` : e.message,
+              ]),
+            ),
+          )}`,
+        );
+      }
+      out.push(`Failover:\n${indent(parts.join('\n'))}`);
+    }
   }
   out.push(
     `Events:\n${indent(
