@@ -3,12 +3,14 @@
 // authorisation, the APIService pointing at the first one, and one agent per proxied cluster.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
 import { memberTargetFromKubeConfig, type MemberTarget } from '../../src/agent/member.ts';
+import { jsonLinesAudit } from '../../src/gateway/audit.ts';
 import { frontProxyFromHub, registerApiService, serviceDnsName } from '../../src/gateway/apiservice.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.ts';
 import { subjectAccessReviewAuthorizer } from '../../src/gateway/hub-authorizer.ts';
@@ -40,6 +42,8 @@ export interface ProxyFixture {
   readonly hubCa: string;
   readonly gateways: Gateway[];
   readonly audits: AuditRecord[];
+  /** The same records as JSON lines (`jsonLinesAudit`), as `meridian gateway --audit-log` writes them. */
+  readonly auditLogPath: string;
   readonly agents: Map<string, RunningAgent>;
   /** Gateway serving/client certificate (CN meridian-gateway). */
   readonly gatewayCert: KeyPair;
@@ -116,6 +120,9 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
   const tokens = new Map([...o.clusters.keys()].map((c) => [c, randomBytes(24).toString('base64url')]));
   const [cert, key] = await Promise.all([readFile(gatewayCert.certPath), readFile(gatewayCert.keyPath)]);
   const audits: AuditRecord[] = [];
+  const auditLogPath = join(dir, 'audit.jsonl');
+  const auditLog = createWriteStream(auditLogPath, { flags: 'a' });
+  const auditLine = jsonLinesAudit(auditLog);
   const replicas = o.replicas ?? 1;
   const gateways: Gateway[] = [];
   const ports: number[] = [];
@@ -125,7 +132,10 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
       port,
       tls: { cert, key, clientCa: hubCa },
       agents: staticTokens(tokens),
-      audit: (r) => audits.push(r),
+      audit: (r) => {
+        audits.push(r);
+        auditLine(r);
+      },
       frontProxy,
       authorizer,
       ...(replicas > 1
@@ -185,6 +195,7 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
     hubCa,
     gateways,
     audits,
+    auditLogPath,
     agents,
     gatewayCert,
     frontProxyClient: {
@@ -227,6 +238,7 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
       await Promise.all(gateways.map((g) => g.close()));
       for (const t of targets) t.close();
       await hubClient.close();
+      await new Promise((resolve) => auditLog.end(resolve));
       await rm(dir, { recursive: true, force: true });
     },
   };
