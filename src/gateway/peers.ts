@@ -39,6 +39,17 @@ export interface PeerOptions {
 
 type Outcome = { readonly status: number; readonly error?: string };
 
+/** Header pairs as Node's request options want them (repeated names as arrays; Host added by Node). */
+function headerObject(pairs: readonly (readonly [string, string])[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of pairs) {
+    const lk = k.toLowerCase();
+    const cur = out[lk];
+    out[lk] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
+  }
+  return out;
+}
+
 const flat = (pairs: readonly (readonly [string, string])[]): string[] => pairs.flatMap(([k, v]) => [k, v]);
 
 /**
@@ -94,7 +105,7 @@ export class PeerForwarder {
       port: u.port,
       path: `${u.pathname}${u.search}`,
       method: req.method ?? 'GET',
-      headers: flat(headers) as unknown as RequestOptions['headers'],
+      headers: headerObject(headers),
       agent: upgrade ? false : this.#agent,
       ...(upgrade
         ? { cert: this.#agentOpt('cert'), key: this.#agentOpt('key'), ca: this.#agentOpt('ca') }

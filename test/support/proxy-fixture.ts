@@ -49,6 +49,8 @@ export interface ProxyFixture {
   readonly gatewayCert: KeyPair;
   /** The hub's front-proxy client certificate (what the hub presents to the gateway). */
   readonly frontProxyClient: KeyPair;
+  /** Registers the APIService with the hub dialling 127.0.0.1:`port` (default replica 0's); waits until Available. */
+  register(port?: number): Promise<void>;
   /** Starts replica `i` again on its old port (after `gateways[i].close()`). */
   restartReplica(i: number): Promise<Gateway>;
   /** Starts an agent for `cluster` dialling `url` (default: agentGatewayUrl). */
@@ -176,19 +178,18 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
     for (const c of o.clusters.keys()) agents.set(c, await newAgent(c));
     await Promise.all([...agents.values()].map((a) => a.connected(AbortSignal.timeout(60_000))));
   }
-  if (o.register ?? true) {
+  const register = async (port = (gateways[0] as Gateway).port): Promise<void> => {
     const akc = new KubeConfig();
     akc.loadFromFile(env.hub.kubeconfig);
     const admin = await ApiClient.fromKubeConfig(akc);
-    await registerApiService(admin, {
-      externalName: '127.0.0.1',
-      port: (gateways[0] as Gateway).port,
-      caBundle: hubCa,
-    }).finally(() => admin.close());
+    await registerApiService(admin, { externalName: '127.0.0.1', port, caBundle: hubCa }).finally(() =>
+      admin.close(),
+    );
     await hub([
       'wait', '--for=condition=Available', 'apiservice/v1alpha1.proxy.meridian.dev', '--timeout=180s',
     ]); // prettier-ignore
-  }
+  };
+  if (o.register ?? true) await register();
   const users = new Map<string, Promise<KeyPair>>();
   return {
     dir,
@@ -208,6 +209,7 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
       return g;
     },
     newAgent,
+    register,
     user(user, groups = []) {
       let p = users.get(user);
       if (p === undefined) {
