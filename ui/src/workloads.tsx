@@ -14,10 +14,19 @@ export function bindingHealth(b: BindingView): string {
   return placed.every((p) => p.health === 'Healthy') ? 'Healthy' : 'Unknown';
 }
 
-function Cell(props: { p: Placement | undefined; cluster: string }) {
+/** Ready/scheduled replicas for workloads; for objects without replicas, whether it is applied. */
+function Cell(props: { p: Placement | undefined; cluster: string; replicated: boolean }) {
   const { p } = props;
   if (p === undefined || p.scheduled === null) return <td class="muted">—</td>;
-  const replicas = p.readyReplicas === null ? `${p.scheduled}` : `${p.readyReplicas}/${p.scheduled}`;
+  const replicas = !props.replicated
+    ? p.applied === true
+      ? 'applied'
+      : p.applied === false
+        ? 'not applied'
+        : 'pending'
+    : p.readyReplicas === null
+      ? `${p.scheduled}`
+      : `${p.readyReplicas}/${p.scheduled}`;
   return (
     <td data-testid="placement" data-cluster={props.cluster} title={p.appliedMessage}>
       <span class={`dot ${healthClass(p.health)}`} />
@@ -80,7 +89,12 @@ export function WorkloadsView(props: { model: Model }) {
                     </span>
                   </td>
                   {clusters.map((c) => (
-                    <Cell key={c} cluster={c} p={b.placements.find((p) => p.cluster === c)} />
+                    <Cell
+                      key={c}
+                      cluster={c}
+                      replicated={b.replicas !== null}
+                      p={b.placements.find((p) => p.cluster === c)}
+                    />
                   ))}
                 </tr>
               );
