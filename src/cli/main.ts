@@ -12,6 +12,7 @@ import { registerJoin } from './join.ts';
 import { registerKubeconfig } from './kubeconfig.ts';
 import { registerUp } from './up.ts';
 import { registerDev } from './dev-clusters.ts';
+import { registerInit } from './init.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -55,6 +56,7 @@ program
 
 registerUp(program);
 registerDev(program);
+registerInit(program);
 registerJoin(program);
 registerClusters(program);
 registerGet(program);

@@ -1,0 +1,282 @@
+// `meridian up` and `meridian dev clusters`, run as a user runs them (the real binary, as
+// child processes) with their own data directory: a local hub that keeps its state across
+// Ctrl-C, simulated members joined to it, aggregated status on the hub, the Prometheus
+// endpoints of the controllers and the gateway, JSON logs, and the errors a user meets.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { kubectl } from '../../src/testenv/kubectl.ts';
+import type { UpState } from '../../src/cli/up.ts';
+import { eventually } from '../support/eventually.ts';
+import { meridian } from '../support/meridian.ts';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const WAIT = { timeoutMs: 300_000, intervalMs: 1_000 };
+
+/** A running `meridian up`, its output so far, and a way to wait for a line. */
+interface UpProcess {
+  readonly child: ChildProcess;
+  readonly out: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+function startUp(dataDir: string): UpProcess {
+  const child = spawn(process.execPath, [cli, 'up', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, out: () => out, exited };
+}
+
+/** Resolves when `up` has printed `text`; rejects with its output if it exits first. */
+function printed(up: UpProcess, text: string, timeoutMs = 600_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!up.out().includes(text)) return;
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no "${text}" after ${timeoutMs} ms:\n${up.out()}`));
+    }, timeoutMs);
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`meridian up exited (${code}) before "${text}":\n${up.out()}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      up.child.stdout?.off('data', check);
+      up.child.off('exit', onExit);
+    };
+    up.child.stdout?.on('data', check);
+    up.child.once('exit', onExit);
+    check();
+  });
+}
+
+async function stopUp(up: UpProcess): Promise<number | null> {
+  if (up.child.exitCode === null && up.child.signalCode === null) up.child.kill('SIGINT');
+  return up.exited;
+}
+
+/** The value of one Prometheus sample (`name{labels}`), or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+  }
+  return undefined;
+}
+
+const deployment = (ns: string, name: string, replicas: number) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name, namespace: ns, labels: { app: name } },
+  spec: {
+    replicas,
+    selector: { matchLabels: { app: name } },
+    template: {
+      metadata: { labels: { app: name } },
+      spec: { containers: [{ name: 'app', image: 'nginx:1.27' }] },
+    },
+  },
+});
+
+const policy = (ns: string, name: string) => ({
+  apiVersion: 'meridian.dev/v1alpha1',
+  kind: 'PropagationPolicy',
+  metadata: { name, namespace: ns },
+  spec: {
+    resourceSelectors: [{ apiVersion: 'apps/v1', kind: 'Deployment', name }],
+    placement: {
+      replicaScheduling: {
+        replicaSchedulingType: 'Divided',
+        replicaDivisionPreference: 'Weighted',
+        weightPreference: {
+          staticWeightList: [{ targetCluster: { clusterNames: ['us-east', 'eu-west'] }, weight: 1 }],
+        },
+      },
+    },
+  },
+});
+
+describe('meridian up and meridian dev clusters', () => {
+  let dataDir: string;
+  let up: UpProcess | undefined;
+  let state: UpState;
+  const hubKubectl = (args: string[], input?: string) =>
+    kubectl(state.binDir, state.kubeconfig, args, input === undefined ? {} : { input });
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'meridian-up-'));
+  });
+
+  after(async () => {
+    await meridian(['dev', 'clusters', 'down', '--data-dir', dataDir]);
+    if (up) await stopUp(up);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('up starts a hub in the data directory and prints its kubeconfig, gateway and dashboard', async () => {
+    up = startUp(dataDir);
+    await printed(up, 'Ctrl-C stops the hub');
+    const out = up.out();
+    for (const step of ['kube-apiserver running', 'controllers running', 'gateway running']) {
+      assert.match(out, new RegExp(`✓ [^\\n]*${step} \\(\\d+\\.\\d s\\)`), step);
+    }
+    assert.match(out, new RegExp(`kubeconfig: +${dataDir}/hub/admin\\.kubeconfig`));
+    assert.match(out, /gateway: +https:\/\/127\.0\.0\.1:\d+/);
+    assert.match(out, /dashboard: +\S/);
+    state = JSON.parse(await readFile(join(dataDir, 'up.json'), 'utf8')) as UpState;
+    assert.equal(state.pid, up.child.pid);
+    const nodes = await hubKubectl(['get', 'namespaces', '-o', 'name']);
+    assert.match(nodes.stdout, /namespace\/default/);
+  });
+
+  test('a second up on the same data directory is refused (exit 2) and names the running one', async () => {
+    const r = await meridian(['up', '--data-dir', dataDir]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`another \`meridian up\` \\(pid ${up?.child.pid}\\) is using ${dataDir}`),
+    );
+  });
+
+  test('dev clusters up --count 2 joins two simulated clusters that meridian clusters lists Ready', async () => {
+    const r = await meridian(['dev', 'clusters', 'up', '--count', '2', '--data-dir', dataDir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /joined: us-east, eu-west/);
+    await eventually(async () => {
+      const c = await meridian(['clusters', '-o', 'json', '--kubeconfig', state.kubeconfig]);
+      assert.equal(c.code, 0, c.stderr);
+      const items = (JSON.parse(c.stdout) as { items: { name: string; ready: { status: string } }[] }).items;
+      assert.deepEqual(
+        items.map((i) => [i.name, i.ready.status]),
+        [
+          ['eu-west', 'True'],
+          ['us-east', 'True'],
+        ],
+      );
+    }, WAIT);
+    const again = await meridian(['dev', 'clusters', 'up', '--data-dir', dataDir]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /already running \(us-east, eu-west; pid \d+\).*dev clusters down/);
+  });
+
+  test('kubectl get deploy -A on the hub shows the status aggregated from both members', async () => {
+    await hubKubectl(['create', 'namespace', 'app']);
+    await hubKubectl(
+      ['apply', '-f', '-'],
+      [deployment('app', 'web', 4), policy('app', 'web')].map((d) => stringify(d)).join('---\n'),
+    );
+    await eventually(async () => {
+      const r = await hubKubectl(['get', 'deploy', '-A', '--no-headers']);
+      // Divided 2 + 2 over the members, 4 ready summed on the hub.
+      assert.match(r.stdout, /^app\s+web\s+4\/4\s/m, r.stdout);
+    }, WAIT);
+  });
+
+  test('the controllers serve queue, reconcile, propagation and cluster-health metrics', async () => {
+    const text = await (await fetch(state.controllersMetricsUrl)).text();
+    for (const queue of ['detector', 'scheduler-rb', 'binding-rb', 'execution', 'status-rb', 'cluster']) {
+      assert.ok((sample(text, `meridian_workqueue_adds_total{name="${queue}"}`) ?? 0) > 0, `${queue} adds`);
+      assert.equal(sample(text, `meridian_workqueue_depth{name="${queue}"}`) !== undefined, true, queue);
+      assert.ok(sample(text, `meridian_workqueue_retries_total{name="${queue}"}`) !== undefined, queue);
+    }
+    const successes = sample(text, 'meridian_reconcile_total{controller="execution",result="success"}') ?? 0;
+    assert.ok(successes > 0, 'execution reconciled');
+    const count = sample(text, 'meridian_reconcile_duration_seconds_count{controller="execution"}') ?? 0;
+    const sum = sample(text, 'meridian_reconcile_duration_seconds_sum{controller="execution"}') ?? NaN;
+    assert.ok(count >= successes && sum > 0 && sum / count < 30, `reconcile mean ${sum / count} s`);
+    for (const cluster of ['us-east', 'eu-west']) {
+      const n = sample(text, `meridian_propagation_latency_seconds_count{cluster="${cluster}"}`) ?? 0;
+      const s = sample(text, `meridian_propagation_latency_seconds_sum{cluster="${cluster}"}`) ?? NaN;
+      assert.ok(n >= 1, `propagation to ${cluster} observed`);
+      // From the hub change to the member apply: more than nothing, less than the test's wait.
+      assert.ok(s > 0 && s / n < 300, `propagation latency to ${cluster}: ${s / n} s`);
+      assert.equal(sample(text, `meridian_cluster_ready{cluster="${cluster}"}`), 1, `${cluster} ready gauge`);
+    }
+    assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0);
+  });
+
+  test('the gateway serves its metrics and probes; both components log JSON lines', async () => {
+    const text = await (await fetch(state.gatewayMetricsUrl)).text();
+    for (const family of [
+      'meridian_gateway_agents_connected',
+      'meridian_gateway_tunnel_streams',
+      'meridian_gateway_requests_total',
+      'meridian_gateway_request_duration_seconds',
+    ]) {
+      assert.match(text, new RegExp(`^# TYPE ${family} `, 'm'), family);
+    }
+    // No agent has connected to this gateway (the members are push mode): no per-cluster series.
+    assert.doesNotMatch(text, /^meridian_gateway_agents_connected\{/m);
+    assert.ok((sample(text, 'process_resident_memory_bytes') ?? 0) > 0);
+    assert.equal((await fetch(state.gatewayMetricsUrl.replace('/metrics', '/healthz'))).status, 200);
+    for (const file of ['controllers.log', 'gateway.log']) {
+      const lines = (await readFile(join(dataDir, 'logs', file), 'utf8')).trim().split('\n');
+      assert.ok(lines.length > 0);
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { level: number; time: number; msg: string; name: string };
+        assert.equal(typeof entry.level, 'number', line);
+        assert.equal(typeof entry.time, 'number', line);
+        assert.match(entry.name, /^meridian-(controllers|gateway)$/);
+      }
+    }
+  });
+
+  test('dev clusters down unjoins and stops them', async () => {
+    const r = await meridian(['dev', 'clusters', 'down', '--data-dir', dataDir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /stopped: us-east, eu-west/);
+    const c = await meridian(['clusters', '-o', 'json', '--kubeconfig', state.kubeconfig]);
+    assert.deepEqual(JSON.parse(c.stdout), { items: [] });
+  });
+
+  test('Ctrl-C stops the hub; the CLI then says it is unreachable (exit 2) and what to do', async () => {
+    assert.ok(up);
+    assert.equal(await stopUp(up), 0, up.out());
+    const c = await meridian(['clusters', '--kubeconfig', state.kubeconfig]);
+    assert.equal(c.code, 2);
+    assert.match(
+      c.stderr,
+      /^error: cannot reach the hub at https:\/\/127\.0\.0\.1:\d+ .*check that it is running/m,
+    );
+    const dev = await meridian(['dev', 'clusters', 'up', '--data-dir', dataDir]);
+    assert.equal(dev.code, 2);
+    assert.match(
+      dev.stderr,
+      new RegExp(`no local hub is running with data directory ${dataDir}; start one with \`meridian up`),
+    );
+  });
+
+  test('up again resumes the same hub: same address, the Deployment created before is still there', async () => {
+    up = startUp(dataDir);
+    await printed(up, 'Ctrl-C stops the hub');
+    assert.match(up.out(), /\(resuming\)/);
+    const resumed = JSON.parse(await readFile(join(dataDir, 'up.json'), 'utf8')) as UpState;
+    assert.equal(resumed.hubServer, state.hubServer);
+    assert.equal(resumed.gatewayUrl, state.gatewayUrl);
+    const r = await hubKubectl(['get', 'deploy', 'web', '-n', 'app', '-o', 'jsonpath={.spec.replicas}']);
+    assert.equal(r.stdout, '4');
+    assert.equal(await stopUp(up), 0, up.out());
+    up = undefined;
+  });
+
+  test('wrong arguments exit 1 with a message', async () => {
+    const count = await meridian(['dev', 'clusters', 'up', '--count', '0', '--data-dir', dataDir]);
+    assert.equal(count.code, 1);
+    assert.match(count.stderr, /--count.*expected a whole number from 1 to 20/);
+    const unknown = await meridian(['up', '--data-dri', dataDir]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown option '--data-dri'/);
+  });
+});
