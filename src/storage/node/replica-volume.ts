@@ -270,7 +270,7 @@ export class ReplicaVolume {
   #commitNow(): void {
     const batch = this.#batch;
     this.#batch = undefined;
-    if (this.#log.queued === 0) {
+    if (!this.#log.needsCommit) {
       batch?.resolve();
       return;
     }
@@ -312,7 +312,7 @@ export class ReplicaVolume {
 
   /** Commits the log and brings the extents up to date with everything appended. */
   #drain(): void {
-    if (this.#log.queued > 0) this.#commitNow();
+    if (this.#log.needsCommit) this.#commitNow();
     this.#applyPending();
   }
 
@@ -349,14 +349,14 @@ export class ReplicaVolume {
   async flush(epoch: number): Promise<ReplicaPosition> {
     if (!this.#queue.idle || epoch !== this.#state.epoch)
       await this.#queue.run(() => this.#checkEpoch(epoch));
-    if (this.#log.queued > 0) this.#commitNow();
+    if (this.#log.needsCommit) this.#commitNow();
     await this.#log.sync();
     return this.position;
   }
 
   /** Log records after `fromSeq` (bounded by `maxBytes`) and the epoch of record `fromSeq`. */
   async catchUp(fromSeq: number, maxBytes: number): Promise<{ baseEpoch: number; entries: WriteEntry[] }> {
-    if (this.#log.queued > 0) this.#commitNow();
+    if (this.#log.needsCommit) this.#commitNow();
     const baseEpoch =
       fromSeq === 0
         ? 0

@@ -59,6 +59,12 @@ export class WriteLog {
   readonly #queued: WriteEntry[] = [];
   readonly #iov: Buffer[] = [];
   #queuedBytes = 0;
+  /**
+   * Records committed by an internal commit (segment rotation, `sync`, `close`) that no
+   * `commit()` call has returned yet: the replica applies to its extents exactly what
+   * `commit()` returns, so none may be dropped on the way.
+   */
+  #unreported: WriteEntry[] = [];
 
   private constructor(dir: string, opts: WriteLogOptions, fd: number, durableSeq: number) {
     this.#dir = dir;
@@ -111,6 +117,16 @@ export class WriteLog {
     return this.#queued.length;
   }
 
+  /** `commit()` has records to return: queued ones, or ones an internal commit wrote. */
+  get needsCommit(): boolean {
+    return this.#queued.length > 0 || this.#unreported.length > 0;
+  }
+
+  /** Commits the queued records and keeps them for the next `commit()` to return. */
+  #commitInternal(): void {
+    for (const e of this.#commitQueued()) this.#unreported.push(e);
+  }
+
   /** Every record up to this seq has been fdatasynced. */
   get durableSeq(): number {
     return this.#durableSeq;
@@ -147,7 +163,7 @@ export class WriteLog {
       throw new StorageError('SeqGap', `log append ${e.seq} after ${this.appendedSeq}`);
     const tail = this.#segments.at(-1) as Segment;
     if (tail.size + this.#queuedBytes >= this.#opts.segmentBytes) {
-      this.commit(); // the queued records belong to the current segment
+      this.#commitInternal(); // the queued records belong to the current segment
       this.#rotate(e.seq);
     }
     const header = encodeHeader(e);
@@ -164,9 +180,18 @@ export class WriteLog {
    * Writes every queued record into the page cache: `pwritev` of all their headers and
    * payloads at the tail (IOV_MAX at a time). On failure (disk full, I/O error) none of
    * them counts: they are dropped, `lastSeq` stays, and the next append reuses the space.
-   * Returns the committed records.
+   * Returns the committed records, with any an internal commit wrote since the last call.
    */
   commit(): readonly WriteEntry[] {
+    const records = this.#commitQueued();
+    if (this.#unreported.length === 0) return records;
+    const all = this.#unreported;
+    this.#unreported = [];
+    for (const e of records) all.push(e);
+    return all;
+  }
+
+  #commitQueued(): readonly WriteEntry[] {
     if (this.#queued.length === 0) return [];
     const tail = this.#segments.at(-1) as Segment;
     const iov = this.#iov.splice(0);
@@ -209,7 +234,7 @@ export class WriteLog {
    * cost at most two fdatasyncs, not N.
    */
   async sync(): Promise<void> {
-    this.commit();
+    this.#commitInternal();
     const target = this.lastSeq;
     while (this.#durableSeq < target) {
       if (this.#syncing === undefined) {
@@ -270,7 +295,7 @@ export class WriteLog {
         `log starts after seq ${this.oldestFrom}; ${afterSeq} requested`,
       );
     }
-    this.commit();
+    this.#commitInternal();
     const out: WriteEntry[] = [];
     let bytes = 0;
     // Snapshot: appends may run between awaits; records appended later are not returned.
