@@ -11,6 +11,9 @@ export class DelayRelay {
   readonly #maxBuffered: number;
   readonly #sockets = new Set<Socket>();
   #server: Server | undefined;
+  /** Bytes delivered from clients to the target so far (all connections). */
+  #upstreamBytes = 0;
+  #upstreamWaiters: { bytes: number; resolve: () => void }[] = [];
   delayMs: number;
 
   constructor(target: { host: string; port: number }, delayMs: number, maxBufferedBytes = 8 * 1024 * 1024) {
@@ -32,8 +35,8 @@ export class DelayRelay {
           upstream.destroy();
         });
       }
-      this.#pipe(client, upstream);
-      this.#pipe(upstream, client);
+      this.#pipe(client, upstream, true);
+      this.#pipe(upstream, client, false);
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -45,7 +48,24 @@ export class DelayRelay {
     return addr.port;
   }
 
-  #pipe(from: Socket, to: Socket): void {
+  /** Resolves once `bytes` have been delivered from clients to the target (event-driven). */
+  upstreamBytes(bytes: number): Promise<void> {
+    if (this.#upstreamBytes >= bytes) return Promise.resolve();
+    return new Promise((resolve) => this.#upstreamWaiters.push({ bytes, resolve }));
+  }
+
+  #countUpstream(n: number): void {
+    this.#upstreamBytes += n;
+    if (this.#upstreamWaiters.length === 0) return;
+    const total = this.#upstreamBytes;
+    this.#upstreamWaiters = this.#upstreamWaiters.filter((w) => {
+      if (w.bytes > total) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  #pipe(from: Socket, to: Socket, upstream: boolean): void {
     const queue: { due: number; chunk: Buffer }[] = [];
     let bytes = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -57,6 +77,7 @@ export class DelayRelay {
         const { chunk } = queue.shift() as { due: number; chunk: Buffer };
         bytes -= chunk.length;
         to.write(chunk);
+        if (upstream) this.#countUpstream(chunk.length);
       }
       if (bytes < this.#maxBuffered / 2 && from.isPaused()) from.resume();
       if (queue.length > 0)

@@ -102,3 +102,51 @@ export async function spawnNode(
   });
   return { port: (JSON.parse(line) as { port: number }).port, kill };
 }
+
+/** Runs a volume frontend process (`src/storage/frontend/main.ts`); resolves once it serves NBD. */
+export async function spawnFrontend(
+  cleanup: Cleanup,
+  args: readonly string[],
+): Promise<{ port: number; epoch: number; kill: () => Promise<void>; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['src/storage/frontend/main.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  cleanup.add(kill);
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`volume frontend exited with ${code}`)));
+  });
+  const { port, epoch } = JSON.parse(line) as { port: number; epoch: number };
+  return { port, epoch, kill, exited };
+}
+
+export type FioJob = { error: number; read: { io_bytes: number }; write: { io_bytes: number } };
+
+/**
+ * Runs Debian's fio with its nbd engine; resolves with the job's result even when fio
+ * fails (a fault test expects that), with the exit code.
+ */
+export async function fio(
+  cwd: string,
+  args: readonly string[],
+): Promise<{ code: number; job: FioJob | undefined; stderr: string }> {
+  const child = spawn('fio', ['--output-format=json', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
+  const at = out.indexOf('{');
+  const job = at < 0 ? undefined : (JSON.parse(out.slice(at)) as { jobs: FioJob[] }).jobs[0];
+  return { code, job, stderr: err };
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * A volume frontend process: opens one replicated volume on its storage nodes and
+ * exports it over NBD. Prints one JSON line `{"port":N,"epoch":E}` once serving; exits
+ * cleanly on SIGTERM/SIGINT (a SIGKILL loses nothing flushed: see docs/storage.md).
+ *
+ *   node src/storage/frontend/main.ts --volume vol1 --size 1073741824 \
+ *     --replica n1=10.0.0.1:7401 --replica n2=10.0.0.2:7401 --replica n3=10.0.0.3:7401 \
+ *     --ack fastest --durability 2 --port 10809
+ */
+import { parseArgs } from 'node:util';
+import { NbdServer } from '../nbd/nbd-server.ts';
+import { ReplicatedVolume, type AckMode, type ReplicaSpec } from '../volume/replicated-volume.ts';
+import { parseFrontendArgs } from './args.ts';
+
+const { values } = parseArgs({
+  options: {
+    volume: { type: 'string' },
+    size: { type: 'string' },
+    replica: { type: 'string', multiple: true, default: [] },
+    ack: { type: 'string', default: 'fastest' },
+    durability: { type: 'string' },
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+});
+let config: ReturnType<typeof parseFrontendArgs>;
+try {
+  config = parseFrontendArgs(values);
+} catch (e) {
+  process.stderr.write(`meridian volume frontend: ${(e as Error).message}\n`);
+  process.exit(2);
+}
+const replicas: ReplicaSpec[] = config.replicas.map((r) => ({ nodeId: r.nodeId, endpoint: r.endpoint }));
+const volume = await ReplicatedVolume.open({
+  id: config.volume,
+  sizeBytes: config.sizeBytes,
+  replicas,
+  ackMode: config.ack satisfies AckMode,
+  durability: config.durability,
+});
+const server = new NbdServer({ exports: new Map([[config.volume, volume]]) });
+const port = await server.listen(config.port, config.host);
+process.stdout.write(JSON.stringify({ port, epoch: volume.epoch }) + '\n');
+const stop = (): void => {
+  server
+    .close()
+    .then(() => volume.flush())
+    .finally(() => volume.close())
+    .then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
