@@ -13,7 +13,6 @@ import { ensureViewer, requestToken, VIEWER } from '../dashboard/viewer.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { staticTokens } from '../gateway/tokens.ts';
 import { issueCertificate } from '../testenv/pki.ts';
-import { buildUi } from '../../ui/build.ts';
 import { startEnvironment, type ClusterInfo, type Environment } from '../testenv/environment.ts';
 import { membersFor } from '../testenv/topology.ts';
 import { runJoin } from './join.ts';
@@ -57,6 +56,9 @@ async function startDashboard(
   hub: ClusterInfo,
   dir: string,
 ): Promise<Running & { url: string; token: string; tokenHours: number }> {
+  // Loaded here, not at the top: esbuild is a devDependency, and only the demo (run from a
+  // checkout) builds the UI; every other command must load without it.
+  const { buildUi } = await import('../../ui/build.ts');
   await buildUi({ ifStale: true });
   const kc = new KubeConfig();
   kc.loadFromFile(hub.kubeconfig);

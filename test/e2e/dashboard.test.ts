@@ -340,4 +340,14 @@ describe('fleet dashboard', () => {
     assert.equal(await page.locator('[data-testid=override]').count(), 1);
     await screenshot('binding');
   });
+
+  test('drift in a member shows up live on the binding page as a DriftReverted warning', async () => {
+    // Still on the binding page: someone scales the copy in one member behind Meridian's back.
+    const member = env.get().members[0]!.name;
+    await env.get().kubectl(member, ['scale', '-n', ns, 'deployment/web', '--replicas=1']);
+    const drift = page.locator('[data-testid=events] tr', { hasText: 'DriftReverted' }).first();
+    await drift.waitFor({ timeout: WAIT_MS });
+    assert.match(await drift.innerText(), /Work\/|Deployment\/web/);
+    await screenshot('binding-drift');
+  });
 });
