@@ -4,13 +4,15 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Imports flow one way: api ← kube ← controllers|gateway|agent|storage ← cli (STYLE.md §1);
- * tunnel (the stream multiplexer) sits on kube and is used by gateway and agent; dashboard
+ * tunnel (the stream multiplexer) sits on kube and is used by gateway and agent; work (the Work
+ * applier) sits on kube and is shared by controllers (push mode) and agent (pull mode); dashboard
  * sits beside controllers and gateway (the gateway mounts it through a callback, not an import).
  */
 const layers = {
   'src/api/**': [
     'kube',
     'tunnel',
+    'work',
     'controllers',
     'gateway',
     'agent',
@@ -19,12 +21,23 @@ const layers = {
     'testenv',
     'dashboard',
   ],
-  'src/kube/**': ['tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
-  'src/tunnel/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
+  'src/kube/**': [
+    'tunnel',
+    'work',
+    'controllers',
+    'gateway',
+    'agent',
+    'storage',
+    'cli',
+    'testenv',
+    'dashboard',
+  ],
+  'src/tunnel/**': ['work', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
+  'src/work/**': ['tunnel', 'controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv', 'dashboard'],
   'src/controllers/**': ['gateway', 'agent', 'cli', 'dashboard'],
   'src/gateway/**': ['controllers', 'agent', 'cli', 'dashboard'],
   'src/agent/**': ['controllers', 'gateway', 'cli'],
-  'src/storage/**': ['controllers', 'gateway', 'agent', 'cli'],
+  'src/storage/**': ['work', 'controllers', 'gateway', 'agent', 'cli'],
   'src/testenv/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'dashboard'],
   'src/dashboard/**': ['controllers', 'gateway', 'agent', 'storage', 'cli', 'testenv'],
 };

@@ -1,5 +1,6 @@
 /**
- * Wiring of the execution controller: hub Works are the primary kind; a Work is also
+ * Wiring of the execution controller (push mode; pull-mode clusters' Works are applied by
+ * their agents): hub Works are the primary kind; a Work is also
  * requeued when
  * - a Meridian-managed object it applied changes or disappears in its member (drift, status),
  *   through the member's shared informers (see `member-watches.ts`);
@@ -9,7 +10,7 @@
  * Eight workers reconcile distinct Works concurrently.
  */
 import { Counter, type Registry } from 'prom-client';
-import { API_VERSION, ConditionTypes, Kinds, clusterNamespace } from '../../api/index.ts';
+import { API_VERSION, ConditionTypes, Kinds, clusterNamespace, type Cluster } from '../../api/index.ts';
 import { defineController } from '../../kube/controller.ts';
 import type { Logger } from '../../kube/log.ts';
 import { keyOf, type ObjectKey } from '../../kube/object-key.ts';
@@ -17,10 +18,11 @@ import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { CRDS } from '../bootstrap/install-crds.ts';
 import type { StartController } from '../context.ts';
-import { healthRuleFromCrd, type HealthRule } from '../health/index.ts';
+import { healthRuleFromCrd, type HealthRule } from '../../work/health/index.ts';
+import { MemberWatches } from '../../work/member-watches.ts';
+import { WORKS, type DriftCounter } from '../../work/applier.ts';
 import { CLUSTERS } from '../members/registry.ts';
-import { MemberWatches } from './member-watches.ts';
-import { ExecutionReconciler, WORKS, type DriftCounter } from './reconcile.ts';
+import { ExecutionReconciler } from './reconcile.ts';
 
 export const CONTROLLER_NAME = 'execution';
 export const WORKERS = 8;
@@ -83,7 +85,7 @@ const isReady = (c: KubeObject): boolean =>
 export const startExecutionController: StartController = async (ctx) => {
   const log = ctx.log;
   const works = ctx.informers.informer(WORKS);
-  const clusters = ctx.informers.informer(CLUSTERS);
+  const clusters = ctx.informers.informer<Cluster>(CLUSTERS);
   const crds = ctx.informers.informer(CRDS);
   const enqueue = (key: ObjectKey): void => {
     controller.queue.add(key);

@@ -6,14 +6,15 @@ export {
   DRIFT_METRIC,
   WORKERS,
 } from './controller.ts';
+export { ExecutionReconciler, type ExecutionDeps } from './reconcile.ts';
 export {
-  ExecutionReconciler,
+  WorkApplier,
   WorkNotAppliedError,
   WORKS,
   driftDetail,
-  type ExecutionDeps,
+  type WorkApplierDeps,
   type DriftCounter,
-} from './reconcile.ts';
+} from '../../work/applier.ts';
 export {
   MANAGED_BY_VALUE,
   MANAGED_SELECTOR,
@@ -26,6 +27,6 @@ export {
   type ApplyReason,
   type Ownership,
   type WorkRef,
-} from './manifest.ts';
-export { MemberWatches, workKeyOf } from './member-watches.ts';
-export { buildWorkStatus, statusChanged, type ManifestOutcome } from './status.ts';
+} from '../../work/manifest.ts';
+export { MemberWatches, workKeyOf } from '../../work/member-watches.ts';
+export { buildWorkStatus, statusChanged, type ManifestOutcome } from '../../work/status.ts';

@@ -5,20 +5,20 @@
  * Work named by the object's labels.
  *
  * Bounded: one subscription per (cluster, type) ever requested, i.e. by the kinds the Works
- * use. Subscriptions belong to one `MemberConnection`: when the registry replaces or drops it,
+ * use. Subscriptions belong to one `ApplyTarget`: when the registry replaces or drops it,
  * `sync(cluster)` ends them and the next reconcile subscribes on the new connection.
  */
-import { clusterNamespace } from '../../api/index.ts';
-import type { ResourceType } from '../../kube/api-client.ts';
-import type { Logger } from '../../kube/log.ts';
-import { objectKey, type ObjectKey } from '../../kube/object-key.ts';
-import type { StoreChange, StoreReader } from '../../kube/store.ts';
-import type { KubeObject } from '../../kube/wire.ts';
-import type { MemberConnection, MemberRegistry } from '../context.ts';
+import { clusterNamespace } from '../api/index.ts';
+import type { ResourceType } from '../kube/api-client.ts';
+import type { Logger } from '../kube/log.ts';
+import { objectKey, type ObjectKey } from '../kube/object-key.ts';
+import type { StoreChange, StoreReader } from '../kube/store.ts';
+import type { KubeObject } from '../kube/wire.ts';
+import type { ApplyTarget, ApplyTargets } from './target.ts';
 import { MANAGED_SELECTOR, WorkLabels } from './manifest.ts';
 
 interface ClusterWatches {
-  readonly conn: MemberConnection;
+  readonly conn: ApplyTarget;
   readonly abort: AbortController;
   readonly stores: Map<string, StoreReader<KubeObject>>;
 }
@@ -37,14 +37,14 @@ export function workKeyOf(obj: KubeObject | undefined, cluster: string): ObjectK
 }
 
 export class MemberWatches {
-  readonly #registry: MemberRegistry;
+  readonly #registry: ApplyTargets;
   readonly #onWork: (key: ObjectKey) => void;
   readonly #signal: AbortSignal;
   readonly #log: Logger;
   readonly #clusters = new Map<string, ClusterWatches>();
 
   /** `onWork` is called (synchronously, from informer handlers: keep it cheap) per affected Work. */
-  constructor(registry: MemberRegistry, onWork: (key: ObjectKey) => void, signal: AbortSignal, log: Logger) {
+  constructor(registry: ApplyTargets, onWork: (key: ObjectKey) => void, signal: AbortSignal, log: Logger) {
     this.#registry = registry;
     this.#onWork = onWork;
     this.#signal = signal;
@@ -59,7 +59,7 @@ export class MemberWatches {
    * The member store of Meridian-managed objects of type `rt` in `conn`'s cluster, subscribed
    * on first use. The store may not be ready yet.
    */
-  store(conn: MemberConnection, rt: ResourceType): StoreReader<KubeObject> {
+  store(conn: ApplyTarget, rt: ResourceType): StoreReader<KubeObject> {
     const cluster = conn.cluster;
     let entry = this.#clusters.get(cluster);
     if (entry !== undefined && entry.conn !== conn) {

@@ -10,10 +10,10 @@ import {
   type ManifestIdentifier,
   type ManifestStatus,
   type Work,
-} from '../../api/index.ts';
-import type { EmbeddedObject } from '../../api/schema.ts';
-import type { ResourceType } from '../../kube/api-client.ts';
-import type { KubeObject } from '../../kube/wire.ts';
+} from '../api/index.ts';
+import type { EmbeddedObject } from '../api/schema.ts';
+import type { ResourceType } from '../kube/api-client.ts';
+import type { KubeObject } from '../kube/wire.ts';
 
 /**
  * Labels Meridian puts on every object it applies to a member, so the object maps back to its

@@ -9,8 +9,8 @@ import {
   type ManifestIdentifier,
   type ManifestStatus,
   type WorkStatus,
-} from '../../api/index.ts';
-import type { KubeObject } from '../../kube/wire.ts';
+} from '../api/index.ts';
+import type { KubeObject } from '../kube/wire.ts';
 
 /** What happened to one manifest in this reconcile. */
 export type ManifestOutcome =

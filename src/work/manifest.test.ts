@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EmbeddedObject } from '../../api/schema.ts';
-import type { KubeObject } from '../../kube/wire.ts';
+import type { EmbeddedObject } from '../api/schema.ts';
+import type { KubeObject } from '../kube/wire.ts';
 import {
   applyReason,
   conflictMessage,
