@@ -547,3 +547,102 @@ describe('rebalancing', () => {
     }),
   );
 });
+
+describe('faults during application failover', () => {
+  test(
+    'the controllers are down past the toleration, then stopped again mid-eviction: the clock is not reset, the failover completes once; a new version lets the cluster back and rebalancing restores the spread, nothing duplicated or lost',
+    logged(async () => {
+      const sick = env.members[2] as ClusterInfo;
+      const rest = env.members.filter((m) => m !== sick);
+      const w = await deployWeb(
+        'app-restart',
+        6,
+        {
+          replicaScheduling: {
+            ...divided.replicaScheduling,
+            rebalance: { maxReplicasPerStep: 2, intervalSeconds: 5 },
+          },
+        },
+        {
+          application: {
+            decisionConditions: { tolerationSeconds: TOLERATION_SECONDS },
+            purgeMode: 'Graciously',
+            gracePeriodSeconds: 600,
+          },
+        },
+        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+      );
+      const key = objectKey(w.ns, w.binding);
+      await crashLoop(sick, w.ns);
+      await waitFor(bindings, key, 'Tolerating', (b) =>
+        (b?.status?.conditions ?? []).some(
+          (c) => c.type === 'ApplicationFailover' && c.reason === 'Tolerating',
+        ),
+      );
+
+      // Fault 1: controllers down for longer than the toleration (the outage itself, not a wait for state).
+      await stopControllers();
+      const downMs = (TOLERATION_SECONDS + 10) * 1000;
+      await new Promise((r) => setTimeout(r, downMs));
+      assert.deepEqual(
+        replicasOf(bindings.get(key)),
+        [2, 2, 2],
+        'nothing moves while the controllers are down',
+      );
+
+      // Fault 2: stopped again the moment the eviction is recorded: the old copy kept, the replacement not Ready.
+      let sawTask = false;
+      const stopped = new Promise<void>((resolve) => {
+        const done = new AbortController();
+        bindings.subscribe((c) => {
+          if (c.key !== key || !c.object.spec.gracefulEvictionTasks?.length) return;
+          sawTask = true;
+          done.abort();
+          resolve(stopControllers());
+        }, done.signal);
+      });
+      startControllers();
+      await stopped;
+      assert.ok(sawTask);
+      const mid = bindings.get(key);
+      assert.deepEqual(
+        mid?.spec.gracefulEvictionTasks?.map((t) => [t.fromCluster, t.reason, t.replicas]),
+        [[sick.name, 'ApplicationFailure', 2]],
+      );
+      // Unhealthy since before the first stop: the restarted controller did not restart the clock.
+      const seconds = Number(/unhealthy for (\d+)s/.exec(mid?.spec.evictedClusters?.[0]?.message ?? '')?.[1]);
+      assert.ok(
+        seconds >= downMs / 1000,
+        `unhealthy for ${seconds}s, controllers were down ${downMs / 1000}s`,
+      );
+      startControllers();
+
+      await expectRunning(w, 6, Object.fromEntries(rest.map((m) => [m.name, 3])));
+
+      // The cluster comes back for a new version of the workload, and rebalancing restores 2 + 2 + 2.
+      await kubectl('hub', ['patch', 'deployment', 'web', '-n', w.ns, '--type=merge', '-p', JSON.stringify({ spec: { template: { metadata: { annotations: { 'example.com/version': '2' } } } } })]); // prettier-ignore
+      await expectRunning(w, 6, Object.fromEntries(env.members.map((m) => [m.name, 2])));
+      await expectEvent(
+        w.binding,
+        w.ns,
+        'Rebalanced',
+        new RegExp(`to ${sick.name} toward the desired spread`),
+      );
+
+      // `meridian describe` tells the story.
+      const r = await meridian([
+        'describe',
+        'deployment/web',
+        '-n',
+        w.ns,
+        '--kubeconfig',
+        env.hub.kubeconfig,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Failover:\n/);
+      assert.match(r.stdout, new RegExp(`ApplicationFailover +moving the workload off ${sick.name}`));
+      assert.match(r.stdout, /EvictionLifted/);
+      assert.match(r.stdout, /Rebalanced/);
+    }),
+  );
+});
