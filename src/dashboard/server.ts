@@ -131,7 +131,15 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
       return;
     }
     if (path === 'api/state') {
-      await state.ready;
+      // A hub that does not serve Meridian's kinds never completes the first list: say so.
+      const listed = await Promise.race([
+        state.ready.then(() => true),
+        new Promise<false>((r) => setTimeout(r, 30_000, false).unref()),
+      ]);
+      if (!listed) {
+        sendStatus(res, 503, 'ServiceUnavailable', "the hub's clusters and bindings are not listed yet");
+        return;
+      }
       sendJson(res, 200, state.snapshot(who.user));
     } else if (path === 'api/stream') {
       stream(res, who.user);
