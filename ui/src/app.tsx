@@ -42,7 +42,7 @@ export function App() {
         sessionStorage.removeItem(TOKEN_KEY);
         setToken(null);
         setModel(null);
-        setRefusal(`${code === 401 ? 'The hub did not accept the token' : 'Not allowed'}: ${message}`);
+        setRefusal(`${code === 401 ? 'Not signed in' : 'Not allowed'}: ${message}`);
       },
     });
   }, [token]);
