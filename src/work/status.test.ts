@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ManifestIdentifier, WorkStatus } from '../api/index.ts';
 import { driftDetail } from './applier.ts';
-import { buildWorkStatus, canonicalJson, statusChanged, type ManifestOutcome } from './status.ts';
+import { canonicalJson } from '../kube/canonical-json.ts';
+import { buildWorkStatus, statusChanged, type ManifestOutcome } from './status.ts';
 
 const id = (name: string, ordinal = 0): ManifestIdentifier => ({
   ordinal,

@@ -2,6 +2,7 @@
  * Pure: a Work's status from what applying each manifest gave, and whether it differs from
  * what the hub already holds (so unchanged status is never rewritten).
  */
+import { sameJson } from '../kube/canonical-json.ts';
 import {
   ConditionTypes,
   type Condition,
@@ -150,17 +151,6 @@ export function buildWorkStatus(
   return { conditions, manifestStatuses: outcomes.map(manifestStatusOf) };
 }
 
-/** JSON with object keys sorted, so equal values compare equal whatever the key order. */
-export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val !== null && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(
-          Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : val,
-  );
-}
-
 /**
  * `true` when writing `next` would change what Meridian owns in `current`: the Applied and
  * Available conditions and `manifestStatuses` (transition times are carried over by
@@ -174,5 +164,5 @@ export function statusChanged(current: WorkStatus | undefined, next: WorkStatus)
       .sort((a, b) => (a.type < b.type ? -1 : 1)),
     manifestStatuses: s?.manifestStatuses ?? [],
   });
-  return canonicalJson(pick(current)) !== canonicalJson(pick(next));
+  return !sameJson(pick(current), pick(next));
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sameJson } from '../../kube/canonical-json.ts';
 import { Counter, type Registry } from 'prom-client';
 import type { Cluster } from '../../api/cluster.ts';
 import { API_VERSION, ConditionTypes, Labels, clusterNamespace } from '../../api/constants.ts';
@@ -40,19 +40,6 @@ function clusterFingerprint(c: Cluster): string {
   const deleting = c.metadata.deletionTimestamp !== undefined;
   return JSON.stringify([c.metadata.labels ?? {}, c.spec?.taints ?? [], ready, apis, deleting]);
 }
-
-/** JSON with sorted object keys: the API server's key order is not ours. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
-
-const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 16);
 
 function counter<L extends string>(
   registry: Registry,
@@ -219,7 +206,7 @@ function makeReconciler(
       const nowMs = Date.now();
       let next = result.ok ? result.clusters : current;
       const tasksBefore = b.spec.gracefulEvictionTasks ?? [];
-      const targetsChanged = JSON.stringify(next) !== JSON.stringify(current);
+      const targetsChanged = !sameJson(next, current);
       const eviction = nextEvictionTasks({
         previous: current,
         next,
@@ -235,7 +222,7 @@ function makeReconciler(
           !targetsChanged &&
           next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)),
       });
-      const tasksChanged = canonical(eviction.tasks) !== canonical(tasksBefore);
+      const tasksChanged = !sameJson(eviction.tasks, tasksBefore);
       // Past the deadline by a second, so the timeout is due when the pass runs.
       let requeueAfterMs =
         eviction.recheckAfterMs === undefined ? undefined : eviction.recheckAfterMs + 1_000;
@@ -329,7 +316,10 @@ function makeReconciler(
         }),
         schedulingDecisions: prior.schedulingDecisions,
       };
-      if (hash(status) !== hash(priorStatus)) {
+      // Up to key order: the hub returns the status with sorted keys, and a plain string
+      // comparison rewrote it on every reconcile (each binding status write by another
+      // controller triggers one).
+      if (!sameJson(status, priorStatus)) {
         await ctx.hub.applyStatus(rt, { ...ref, status } as KubeObject, {
           fieldManager: HubFieldManagers.scheduler,
           force: true,

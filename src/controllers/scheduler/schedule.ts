@@ -3,6 +3,7 @@
  * each `clusterAffinities` fallback), filter → score → spread selection → replica division;
  * the first term with a feasible result wins. Pure over its inputs.
  */
+import { sameJson } from '../../kube/canonical-json.ts';
 import type { Cluster, ClusterAffinity, ClusterDecision, Placement, TargetCluster } from '../../api/index.ts';
 import { divideReplicas, strategyOf } from './divide.ts';
 import { MAX_SCORE, type Plugin, type PluginContext, type SchedulingUnit } from './plugin.ts';
@@ -61,7 +62,7 @@ export function schedule(
   const prev = new Map((previous?.clusters ?? []).map((c) => [c.name, c.replicas]));
   const placementChanged =
     previous?.fresh === true ||
-    (previous?.placement !== undefined && canonical(previous.placement) !== canonical(unit.placement));
+    (previous?.placement !== undefined && !sameJson(previous.placement, unit.placement));
 
   const attempts: Attempt[] = [];
   let decisions: ClusterDecision[] = [];
@@ -229,12 +230,3 @@ function scheduleTerm(
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** JSON with sorted keys, to compare placements structurally. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => cmp(a, b)))
-      : v,
-  );
-}
