@@ -181,7 +181,14 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
     const ports = await previousPorts(dir);
     const env = await step('etcd and the hub kube-apiserver running', () =>
       startEnvironment({ dir, members: [] }),
-    );
+    ).catch((err: unknown) => {
+      throw new CliError(
+        ExitCodes.failure,
+        `the hub did not start: ${err instanceof Error ? err.message : String(err)}\n` +
+          `(a port it used before may be taken now: remove ${join(dir, 'ports.json')} and ${statePath} ` +
+          'to start on new ones; objects and PKI are kept)',
+      );
+    });
     stopEnv = () => env.stop();
     const hub = env.hub;
     const logs = join(dir, 'logs');
