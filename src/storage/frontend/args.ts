@@ -9,6 +9,10 @@ export type FrontendConfig = {
   readonly durability: number;
   readonly port: number;
   readonly host: string;
+  /** TLS on the NBD side: `off`, `on` (STARTTLS optional) or `require`. */
+  readonly tls: 'off' | 'on' | 'require';
+  readonly tlsCertificates: string | undefined;
+  readonly tlsVerifyPeer: boolean;
 };
 
 const ACK_MODES: readonly AckMode[] = ['fastest', 'quorum', 'all'];
@@ -22,6 +26,9 @@ export function parseFrontendArgs(v: {
   durability?: string;
   port?: string;
   host?: string;
+  tls?: string;
+  'tls-certificates'?: string;
+  'tls-verify-peer'?: boolean;
 }): FrontendConfig {
   const bad = (msg: string): never => {
     throw new StorageError('Invalid', msg);
@@ -43,5 +50,20 @@ export function parseFrontendArgs(v: {
     bad(`--durability ${v.durability ?? ''}: expected 1..${replicas.length}`);
   const port = Number(v.port ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65535) bad(`--port ${v.port ?? ''}: not a TCP port`);
-  return { volume, sizeBytes, replicas, ack, durability, port, host: v.host ?? '127.0.0.1' };
+  const tls = v.tls ?? 'off';
+  if (tls !== 'off' && tls !== 'on' && tls !== 'require') bad(`--tls ${tls}: expected off, on or require`);
+  const tlsCertificates = v['tls-certificates'];
+  if (tls !== 'off' && tlsCertificates === undefined) bad(`--tls ${tls} needs --tls-certificates DIR`);
+  return {
+    volume,
+    sizeBytes,
+    replicas,
+    ack,
+    durability,
+    port,
+    host: v.host ?? '127.0.0.1',
+    tls: tls as FrontendConfig['tls'],
+    tlsCertificates,
+    tlsVerifyPeer: v['tls-verify-peer'] === true,
+  };
 }

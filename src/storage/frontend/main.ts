@@ -6,10 +6,11 @@
  *
  *   node src/storage/frontend/main.ts --volume vol1 --size 1073741824 \
  *     --replica n1=10.0.0.1:7401 --replica n2=10.0.0.2:7401 --replica n3=10.0.0.3:7401 \
- *     --ack fastest --durability 2 --port 10809
+ *     --ack fastest --durability 2 --port 10809 [--tls on|require --tls-certificates DIR [--tls-verify-peer]]
  */
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../nbd/nbd-server.ts';
+import { loadTlsDir } from '../nbd/tls-files.ts';
 import { ReplicatedVolume, type AckMode, type ReplicaSpec } from '../volume/replicated-volume.ts';
 import { parseFrontendArgs } from './args.ts';
 
@@ -22,6 +23,9 @@ const { values } = parseArgs({
     durability: { type: 'string' },
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
+    tls: { type: 'string', default: 'off' },
+    'tls-certificates': { type: 'string' },
+    'tls-verify-peer': { type: 'boolean', default: false },
   },
 });
 let config: ReturnType<typeof parseFrontendArgs>;
@@ -32,6 +36,15 @@ try {
   process.exit(2);
 }
 const replicas: ReplicaSpec[] = config.replicas.map((r) => ({ nodeId: r.nodeId, endpoint: r.endpoint }));
+// TLS material first: a missing file is reported before any replica is touched.
+const tls =
+  config.tlsCertificates === undefined || config.tls === 'off'
+    ? undefined
+    : await loadTlsDir(
+        config.tlsCertificates,
+        config.tls === 'require' ? 'require' : 'optional',
+        config.tlsVerifyPeer,
+      );
 const volume = await ReplicatedVolume.open({
   id: config.volume,
   sizeBytes: config.sizeBytes,
@@ -39,7 +52,7 @@ const volume = await ReplicatedVolume.open({
   ackMode: config.ack satisfies AckMode,
   durability: config.durability,
 });
-const server = new NbdServer({ exports: new Map([[config.volume, volume]]) });
+const server = new NbdServer({ exports: new Map([[config.volume, volume]]), ...(tls ? { tls } : {}) });
 const port = await server.listen(config.port, config.host);
 process.stdout.write(JSON.stringify({ port, epoch: volume.epoch }) + '\n');
 const stop = (): void => {

@@ -17,23 +17,41 @@ export class SocketReader {
   #wanted = 0;
   #ended = false;
   #wake: (() => void) | undefined;
+  readonly #onData: (chunk: Buffer) => void;
+  readonly #onEnd: () => void;
 
   constructor(socket: Socket, maxBuffered: number) {
     this.#socket = socket;
     this.#maxBuffered = maxBuffered;
-    socket.on('data', (chunk: Buffer) => {
+    this.#onData = (chunk: Buffer) => {
       this.#chunks.push(chunk);
       this.#length += chunk.length;
       if (this.#length >= Math.max(this.#maxBuffered, this.#wanted)) socket.pause();
       this.#notify();
-    });
-    const end = (): void => {
+    };
+    this.#onEnd = (): void => {
       this.#ended = true;
       this.#notify();
     };
-    socket.on('end', end);
-    socket.on('close', end);
-    socket.on('error', end);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onEnd);
+    socket.on('error', this.#onEnd);
+  }
+
+  /**
+   * Stops reading the socket (another reader takes it over, e.g. a TLS layer after
+   * STARTTLS). Returns bytes already buffered but not yet read.
+   */
+  detach(): Buffer {
+    this.#socket.off('data', this.#onData);
+    this.#socket.off('end', this.#onEnd);
+    this.#socket.off('close', this.#onEnd);
+    this.#socket.off('error', this.#onEnd);
+    const rest = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#length = 0;
+    return rest;
   }
 
   /** Bytes currently buffered (for tests and metrics). */

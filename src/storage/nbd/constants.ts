@@ -25,6 +25,7 @@ export const REP_INFO = 3;
 export const REP_ERR_UNSUP = 2 ** 31 + 1;
 export const REP_ERR_POLICY = 2 ** 31 + 2;
 export const REP_ERR_INVALID = 2 ** 31 + 3;
+export const REP_ERR_TLS_REQD = 2 ** 31 + 5;
 export const REP_ERR_UNKNOWN = 2 ** 31 + 6;
 
 export const INFO_EXPORT = 0;

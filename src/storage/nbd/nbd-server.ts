@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
 import { StorageError } from '../errors.ts';
 import { BufReader, BufWriter, putU64 } from '../io/codec.ts';
 import { SocketReader } from '../io/socket-reader.ts';
@@ -13,12 +15,31 @@ export type NbdServerOptions = {
   readonly maxInFlight?: number;
   /** Largest READ/WRITE payload accepted (default 32 MiB); advertised as the maximum block size. */
   readonly maxPayload?: number;
+  /** TLS through NBD_OPT_STARTTLS (absent: STARTTLS is refused with ERR_POLICY). */
+  readonly tls?: NbdTlsOptions;
+};
+
+export type NbdTlsOptions = {
+  /**
+   * `optional`: clients may upgrade with STARTTLS or stay in plaintext. `require`: every
+   * option but STARTTLS and ABORT is refused with ERR_TLS_REQD until TLS is up (as
+   * nbdkit `--tls=require` and qemu-nbd with tls-creds do).
+   */
+  readonly mode: 'optional' | 'require';
+  /** PEM server certificate (chain) and key. */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** PEM CA certificates that client certificates must chain to (with `verifyPeer`). */
+  readonly ca?: string | Buffer;
+  /** Require a client certificate signed by `ca` (qemu's verify-peer). Default false. */
+  readonly verifyPeer?: boolean;
 };
 
 const MAX_OPTION_LENGTH = 64 * 1024;
 
 /**
- * An NBD server (fixed newstyle only, no TLS) per the protocol document.
+ * An NBD server (fixed newstyle only; TLS through NBD_OPT_STARTTLS when configured) per
+ * the protocol document.
  *
  * Guarantees: replies to FLUSH and FUA requests are sent only after the device resolved
  * them; structured replies (READ only) when negotiated, simple replies otherwise;
@@ -29,10 +50,14 @@ const MAX_OPTION_LENGTH = 64 * 1024;
 export class NbdServer {
   readonly #opts: NbdServerOptions;
   readonly #sockets = new Set<Socket>();
+  readonly #tls: SecureContext | undefined;
   #server: Server | undefined;
 
   constructor(opts: NbdServerOptions) {
     this.#opts = opts;
+    const t = opts.tls;
+    // Built once: a bad certificate or key fails here, with the reason, not per client.
+    this.#tls = t === undefined ? undefined : createSecureContext({ cert: t.cert, key: t.key, ca: t.ca });
   }
 
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
@@ -59,7 +84,7 @@ export class NbdServer {
     socket.setNoDelay(true);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const conn = new Connection(socket, this.#opts);
+    const conn = new Connection(socket, this.#opts, this.#tls);
     conn.run().then(
       () => socket.end(),
       () => socket.destroy(),
@@ -68,18 +93,22 @@ export class NbdServer {
 }
 
 class Connection {
-  readonly #socket: Socket;
-  readonly #reader: SocketReader;
+  /** The raw socket, replaced by its TLS layer after STARTTLS. */
+  #socket: Socket;
+  #reader: SocketReader;
   /** Replies go through a corked sink: one writev per event-loop turn, not a write per reply. */
-  readonly #sink: FrameSink;
+  #sink: FrameSink;
   readonly #opts: NbdServerOptions;
+  readonly #tlsContext: SecureContext | undefined;
   readonly #maxPayload: number;
   #structured = false;
   #noZeroes = false;
+  #tls = false;
 
-  constructor(socket: Socket, opts: NbdServerOptions) {
+  constructor(socket: Socket, opts: NbdServerOptions, tls: SecureContext | undefined) {
     this.#socket = socket;
     this.#opts = opts;
+    this.#tlsContext = tls;
     this.#maxPayload = opts.maxPayload ?? 32 * 1024 * 1024;
     this.#reader = new SocketReader(socket, 1024 * 1024);
     this.#sink = new FrameSink(socket);
@@ -136,6 +165,14 @@ class Connection {
       const length = head.readUInt32BE(12);
       if (length > MAX_OPTION_LENGTH) throw new StorageError('Protocol', `option of ${length} bytes`);
       const data = await this.#reader.read(length);
+      if (this.#opts.tls?.mode === 'require' && !this.#tls) {
+        // Before TLS only STARTTLS and ABORT; EXPORT_NAME cannot be refused politely.
+        if (option === C.OPT_EXPORT_NAME) return undefined;
+        if (option !== C.OPT_STARTTLS && option !== C.OPT_ABORT) {
+          this.#optReply(option, C.REP_ERR_TLS_REQD, Buffer.from('TLS is required: use NBD_OPT_STARTTLS'));
+          continue;
+        }
+      }
       switch (option) {
         case C.OPT_EXPORT_NAME: {
           const device = this.#find(data.toString('utf8'));
@@ -172,12 +209,53 @@ class Connection {
           break;
         }
         case C.OPT_STARTTLS:
-          this.#optReply(option, C.REP_ERR_POLICY, Buffer.from('TLS is not enabled on this server'));
+          if (this.#tlsContext === undefined) {
+            this.#optReply(option, C.REP_ERR_POLICY, Buffer.from('TLS is not enabled on this server'));
+          } else if (this.#tls || length !== 0) {
+            this.#optReply(option, C.REP_ERR_INVALID, Buffer.from('TLS already negotiated'));
+          } else {
+            await this.#startTls(this.#tlsContext);
+          }
           break;
         default:
           this.#optReply(option, C.REP_ERR_UNSUP);
       }
     }
+  }
+
+  /**
+   * Acknowledges STARTTLS, then runs the TLS handshake on the socket; everything after
+   * (the rest of option haggling and transmission) goes through TLS. A failed handshake
+   * (untrusted client certificate with `verifyPeer`, say) ends the connection.
+   */
+  async #startTls(context: SecureContext): Promise<void> {
+    const raw = this.#socket;
+    // The client sends nothing between its STARTTLS and the handshake.
+    if (this.#reader.detach().length > 0) throw new StorageError('Protocol', 'data after NBD_OPT_STARTTLS');
+    const ack = Buffer.alloc(20);
+    ack.writeBigUInt64BE(C.OPT_REPLY_MAGIC, 0);
+    ack.writeUInt32BE(C.OPT_STARTTLS, 8);
+    ack.writeUInt32BE(C.REP_ACK, 12);
+    await new Promise<void>((resolve, reject) => raw.write(ack, (e) => (e ? reject(e) : resolve())));
+    const verify = this.#opts.tls?.verifyPeer === true;
+    const secure = new TLSSocket(raw, {
+      isServer: true,
+      secureContext: context,
+      requestCert: verify,
+      rejectUnauthorized: verify,
+    });
+    secure.on('error', () => raw.destroy());
+    await Promise.race([
+      once(secure, 'secure'),
+      once(secure, 'close').then(() => {
+        throw new StorageError('Protocol', 'TLS handshake failed');
+      }),
+    ]);
+    secure.setNoDelay(true);
+    this.#socket = secure;
+    this.#reader = new SocketReader(secure, 1024 * 1024);
+    this.#sink = new FrameSink(secure);
+    this.#tls = true;
   }
 
   #infoOrGo(option: number, data: Buffer): BlockDevice | undefined {
