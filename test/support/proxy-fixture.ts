@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -35,6 +35,10 @@ export interface ProxyFixtureOptions {
   readonly register?: boolean;
   /** Start the agents. Default true. */
   readonly startAgents?: boolean;
+  /** Where the replicas listen. Default 127.0.0.1. */
+  readonly host?: string;
+  /** More IP addresses for the gateway's serving certificate (where agents dial it). */
+  readonly extraIps?: readonly string[];
 }
 
 export interface ProxyFixture {
@@ -55,6 +59,8 @@ export interface ProxyFixture {
   restartReplica(i: number): Promise<Gateway>;
   /** Starts an agent for `cluster` dialling `url` (default: agentGatewayUrl). */
   newAgent(cluster: string, url?: string): Promise<RunningAgent>;
+  /** Writes `cluster`'s agent token to a file (for an agent started as a process). */
+  tokenFile(cluster: string): Promise<string>;
   /** A hub-CA client certificate for `user` in `groups`. */
   user(user: string, groups?: readonly string[]): Promise<KeyPair>;
   /** A kubeconfig for `user` against the hub itself. */
@@ -76,7 +82,7 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
   const gatewayCert = await issueCertificate(ca, dir, 'gateway', {
     commonName: 'meridian-gateway',
     dnsNames: [serviceDnsName({}), 'localhost'],
-    ipAddresses: ['127.0.0.1'],
+    ipAddresses: ['127.0.0.1', ...(o.extraIps ?? [])],
     usage: 'server-and-client',
   });
   const hub = (args: readonly string[], input?: string) =>
@@ -130,7 +136,7 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
   const ports: number[] = [];
   const start = (i: number, port: number) =>
     startGateway({
-      host: '127.0.0.1',
+      host: o.host ?? '127.0.0.1',
       port,
       tls: { cert, key, clientCa: hubCa },
       agents: staticTokens(tokens),
@@ -210,6 +216,11 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
     },
     newAgent,
     register,
+    async tokenFile(cluster) {
+      const path = join(dir, `${cluster}.token`);
+      await writeFile(path, tokens.get(cluster) ?? '', { mode: 0o600 });
+      return path;
+    },
     user(user, groups = []) {
       let p = users.get(user);
       if (p === undefined) {
