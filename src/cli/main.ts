@@ -33,8 +33,9 @@ const program = new Command('meridian')
   .addHelpText(
     'after',
     `
-Exit codes (clusters, get, describe, kubeconfig, join): 0 done; 1 usage (wrong arguments
-or options); 2 the hub or a member could not be reached or refused; 3 not found.
+Exit codes (clusters, get, describe, kubeconfig, join, up, dev, init): 0 done; 1 usage
+(wrong arguments or options); 2 the hub or a member could not be reached or refused, or a
+local hub is not running / already running; 3 not found.
 Every command takes --help. Reference: docs/cli.md.`,
   );
 
