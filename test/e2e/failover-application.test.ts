@@ -293,6 +293,13 @@ async function expectRunning(w: Web, replicas: number, where: Record<string, num
         'placement',
       );
       assert.deepEqual(b?.spec.gracefulEvictionTasks ?? [], [], 'graceful eviction ended');
+      assert.deepEqual(
+        (b?.status?.aggregatedStatus ?? []).map((s) => [s.clusterName, s.health]),
+        Object.keys(where)
+          .sort()
+          .map((n) => [n, 'Healthy']),
+        'the binding aggregates exactly its targets, each Healthy',
+      );
       for (const m of env.members) {
         const d = await memberDeployment(m.name, w.ns, 'web');
         if (where[m.name] === undefined) {
