@@ -1,4 +1,5 @@
 import type { ApiClient, ResourceType } from '../kube/api-client.ts';
+import { NotFoundError } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/wire.ts';
 import { PROXY_API_SERVICE, PROXY_GROUP, PROXY_VERSION } from './aggregated.ts';
 import type { FrontProxyOptions } from './front-proxy.ts';
@@ -86,6 +87,25 @@ export async function registerApiService(hub: ApiClient, r: ApiServiceRegistrati
   for (const obj of apiServiceObjects(r)) {
     await hub.apply(rts[obj.kind ?? ''] as ResourceType, obj, { fieldManager: FIELD_MANAGER, force: true });
   }
+}
+
+/**
+ * Removes the APIService (and the Service, when it is the ExternalName one registered here).
+ * A registered APIService whose gateway is gone leaves the hub's discovery incomplete — kubectl
+ * warns about the group, and namespace deletion on the hub waits for it — so take it away
+ * when the proxy is retired (not when one replica of several stops).
+ */
+export async function unregisterApiService(
+  hub: ApiClient,
+  r: Pick<ApiServiceRegistration, 'namespace' | 'service'> = {},
+): Promise<void> {
+  const gone = (err: unknown): void => {
+    if (!(err instanceof NotFoundError)) throw err;
+  };
+  await hub.delete(API_SERVICES, { name: PROXY_API_SERVICE }).catch(gone);
+  await hub
+    .delete(SERVICES, { namespace: r.namespace ?? 'meridian-system', name: r.service ?? 'meridian-gateway' })
+    .catch(gone);
 }
 
 /**

@@ -11,7 +11,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.ts';
 import { memberTargetFromKubeConfig, type MemberTarget } from '../../src/agent/member.ts';
 import { jsonLinesAudit } from '../../src/gateway/audit.ts';
-import { frontProxyFromHub, registerApiService, serviceDnsName } from '../../src/gateway/apiservice.ts';
+import {
+  frontProxyFromHub,
+  registerApiService,
+  serviceDnsName,
+  unregisterApiService,
+} from '../../src/gateway/apiservice.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.ts';
 import { subjectAccessReviewAuthorizer } from '../../src/gateway/hub-authorizer.ts';
 import type { AuditRecord } from '../../src/gateway/proxy.ts';
@@ -247,6 +252,12 @@ export async function startProxyFixture(env: EnvironmentInfo, o: ProxyFixtureOpt
     kubectl: (kubeconfig, args, opts) => kubectl(env.binDir, kubeconfig, args, opts),
     hub,
     async stop() {
+      // A registered APIService without its gateway would leave the hub's discovery incomplete
+      // for the test files that run after this one.
+      const akc = new KubeConfig();
+      akc.loadFromFile(env.hub.kubeconfig);
+      const admin = await ApiClient.fromKubeConfig(akc);
+      await unregisterApiService(admin).finally(() => admin.close());
       await Promise.all(allAgents.map((a) => a.stop()));
       await Promise.all(gateways.map((g) => g.close()));
       for (const t of targets) t.close();
