@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Cluster } from '../../api/cluster.ts';
 import { API_VERSION, ConditionTypes, Labels, clusterNamespace } from '../../api/constants.ts';
 import type { Placement } from '../../api/propagation-policy.ts';
-import type { GracefulEvictionTask, ResourceBinding } from '../../api/resource-binding.ts';
+import type { ClusterDecision, GracefulEvictionTask, ResourceBinding } from '../../api/resource-binding.ts';
 import type { Work } from '../../api/work.ts';
 import { defineController, type Reconciler } from '../../kube/controller.ts';
 import { objectKey, parseObjectKey, type ObjectKey } from '../../kube/object-key.ts';
@@ -198,7 +198,7 @@ function makeReconciler(
         kind: b.kind,
         metadata: { name, ...(namespace && { namespace }) },
       };
-      const generation = b.metadata.generation ?? 0;
+      let generation = b.metadata.generation ?? 0;
 
       // Graceful eviction: clusters dropped for an untolerated NoExecute taint keep their copy
       // (a task) until the targets run their shares healthily, or the grace period ends.
@@ -241,7 +241,13 @@ function makeReconciler(
               current: next,
               desired: fresh.clusters,
               failingOver: targetsChanged || tasksBefore.length > 0 || eviction.tasks.length > 0,
-              settled: next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)),
+              // Settled: every target runs its share healthily, and no old copy is still being
+              // removed from a cluster replicas would move to (one just back from a failover).
+              settled:
+                next.every((t) => runsShare(workOf(works, b, t.name), t.replicas)) &&
+                !fresh.clusters.some(
+                  (t) => workOf(works, b, t.name)?.metadata.deletionTimestamp !== undefined,
+                ),
               lastStepMs: lastRebalance === undefined ? undefined : Date.parse(lastRebalance),
               nowMs,
             });
@@ -267,7 +273,9 @@ function makeReconciler(
           ...(annotation !== undefined && { [SCHEDULED_PLACEMENT_ANNOTATION]: annotation }),
           ...(lastRebalance !== undefined && { [LAST_REBALANCE_ANNOTATION]: lastRebalance }),
         };
-        await ctx.hub.apply(
+        // Our own spec write bumps the generation; what it wrote is this pass's result, so the
+        // status observes the new generation (not one more pass and status write later).
+        const written = await ctx.hub.apply(
           rt,
           {
             ...ref,
@@ -279,6 +287,7 @@ function makeReconciler(
           } as KubeObject,
           { fieldManager: HubFieldManagers.scheduler, force: true },
         );
+        generation = written.metadata?.generation ?? generation;
         recordEvictions(ctx, b, eviction, defaultTimeoutMs, metrics);
         if (step !== undefined) recordRebalance(ctx, b, step, metrics);
         if (targetsMoved || placementStale) {
@@ -316,10 +325,11 @@ function makeReconciler(
         }),
         schedulingDecisions: prior.schedulingDecisions,
       };
-      // Up to key order: the hub returns the status with sorted keys, and a plain string
-      // comparison rewrote it on every reconcile (each binding status write by another
-      // controller triggers one).
-      if (!sameJson(status, priorStatus)) {
+      // Written when the outcome changes, not when only scores and their reasons drift with
+      // the clusters' capacity (that rewrote it on every binding event, several times per
+      // binding): the decisions explain the placement as of its last change. Compared up to
+      // key order: the hub returns the status with sorted keys.
+      if (!sameJson(decisive(status), decisive(priorStatus))) {
         await ctx.hub.applyStatus(rt, { ...ref, status } as KubeObject, {
           fieldManager: HubFieldManagers.scheduler,
           force: true,
@@ -327,6 +337,19 @@ function makeReconciler(
       }
       return requeueAfterMs === undefined ? {} : { requeueAfterMs };
     },
+  };
+}
+
+/** What a scheduling status says, without the scores and reasons that drift with capacity. */
+function decisive(status: {
+  readonly schedulingDecisions?: readonly ClusterDecision[] | undefined;
+  readonly [k: string]: unknown;
+}): unknown {
+  return {
+    ...status,
+    schedulingDecisions: status.schedulingDecisions?.map((d) =>
+      d.outcome === 'Filtered' ? d : { clusterName: d.clusterName, outcome: d.outcome, replicas: d.replicas },
+    ),
   };
 }
 
