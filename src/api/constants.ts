@@ -18,6 +18,8 @@ export const Kinds = {
   ResourceBinding: 'ResourceBinding',
   ClusterResourceBinding: 'ClusterResourceBinding',
   Work: 'Work',
+  Volume: 'Volume',
+  StorageNode: 'StorageNode',
 } as const;
 export type Kind = (typeof Kinds)[keyof typeof Kinds];
 
@@ -31,6 +33,8 @@ export const Plurals = {
   ResourceBinding: 'resourcebindings',
   ClusterResourceBinding: 'clusterresourcebindings',
   Work: 'works',
+  Volume: 'volumes',
+  StorageNode: 'storagenodes',
 } as const satisfies Record<Kind, string>;
 
 /** The `kubectl get meridian` category every Meridian kind belongs to. */

@@ -12,6 +12,8 @@ import { ClusterPropagationPolicySchema, PropagationPolicySchema } from './propa
 import { ClusterResourceBindingSchema, ResourceBindingSchema } from './resource-binding.ts';
 import { toJson } from './schema.ts';
 import { WorkSchema } from './work.ts';
+import { VolumeSchema } from './volume.ts';
+import { StorageNodeSchema } from './storage-node.ts';
 
 export interface PrinterColumn {
   readonly name: string;
@@ -139,6 +141,33 @@ export const kindDefinitions: readonly KindDefinition[] = [
     schema: WorkSchema,
     description: 'The final manifests for one member cluster; lives in namespace meridian-cluster-<name>.',
     printerColumns: [condition('Applied'), condition('Available'), age],
+  },
+  {
+    kind: Kinds.Volume,
+    scope: 'Namespaced',
+    shortNames: ['mvol'],
+    schema: VolumeSchema,
+    description: 'A replicated block device placed on storage nodes by policy (docs/storage.md).',
+    printerColumns: [
+      { name: 'Size', type: 'integer', jsonPath: '.spec.sizeBytes' },
+      { name: 'Ack', type: 'string', jsonPath: '.spec.ackMode' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Epoch', type: 'integer', jsonPath: '.status.epoch', priority: 1 },
+      age,
+    ],
+  },
+  {
+    kind: Kinds.StorageNode,
+    scope: 'Namespaced',
+    shortNames: ['msn'],
+    schema: StorageNodeSchema,
+    description: 'A storage node contributing capacity to Meridian volumes.',
+    printerColumns: [
+      { name: 'Host', type: 'string', jsonPath: '.spec.endpoint.host' },
+      { name: 'Port', type: 'integer', jsonPath: '.spec.endpoint.port' },
+      { name: 'Health', type: 'string', jsonPath: '.status.health' },
+      age,
+    ],
   },
 ];
 

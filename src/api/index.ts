@@ -6,6 +6,8 @@ export * from './propagation-policy.ts';
 export * from './override-policy.ts';
 export * from './resource-binding.ts';
 export * from './work.ts';
+export * from './volume.ts';
+export * from './storage-node.ts';
 export * from './quantity.ts';
 export { check, type CheckResult } from './validate.ts';
 export * from './selector.ts';
