@@ -13,7 +13,7 @@
 //   1. a fresh namespace with a Deployment (--replicas, 100m CPU each) divided with equal
 //      weights over the 3 members, failover.application with the toleration and purgeMode
 //      Graciously; wait until it is Ready on all 3;
-//   2. label member i mod 3's pods crash-looping (t0, when kubectl returns) and record, from
+//   2. label member i mod 3's pods crash-looping (t0: just before kubectl runs) and record, from
 //      watches (never polling), the first time that
 //        unhealthy   — that member's Work reports Available=False (detection),
 //        evicted     — the binding's spec.evictedClusters names it (≈ unhealthy + toleration),
@@ -204,10 +204,17 @@ async function main(): Promise<void> {
         ].map((d) => stringify(d)).join('---\n'),
       }); // prettier-ignore
       const stores = [bindings, works, ...memberDeployments.values()] as StoreReader<KubeObject>[];
+      // Ready in every member, and Meridian has seen it so (each Work Available=True): otherwise a
+      // Work still False from the rollout would date the fault from the Deployment's creation.
       await when(`trial ${i}: placed on all 3 and Ready`, stores, () => {
         const b = binding();
         return (
           b?.spec.clusters?.length === env.members.length &&
+          env.members.every((m) =>
+            works
+              .get(objectKey(clusterNamespace(m.name), `rb.${ns}.web-deployment`))
+              ?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True'),
+          ) &&
           env.members.every((m) => {
             const d = copy(m.name);
             return (d?.status?.readyReplicas ?? 0) >= (d?.spec?.replicas ?? Infinity);
@@ -215,8 +222,9 @@ async function main(): Promise<void> {
         );
       });
 
-      await env.kubectl(sick.name, ['label', 'pods', '-n', ns, '-l', 'app=web', `${CRASH_LOOP_LABEL}=true`]);
+      // t0 just before the label: the fault starts within kubectl's run, so phases are upper bounds.
       const t0 = performance.now();
+      await env.kubectl(sick.name, ['label', 'pods', '-n', ns, '-l', 'app=web', `${CRASH_LOOP_LABEL}=true`]);
       const sickWork = () => works.get(objectKey(clusterNamespace(sick.name), `rb.${ns}.web-deployment`));
       const [unhealthy, evicted, rescheduled, ready, purged] = await Promise.all([
         when('unhealthy', [works], () => sickWork()?.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'False') ?? false),

@@ -56,7 +56,7 @@ test('healthy everywhere: nothing to do, nothing to recheck', () => {
   assert.deepEqual(d, { evicted: [], added: [], lifted: [], tolerated: [], held: [] });
 });
 
-test('unhealthy for less than tolerationSeconds: tolerated, recheck exactly at the deadline', () => {
+test('unhealthy for less than tolerationSeconds: tolerated, recheck at the deadline', () => {
   const works = new Map(input({}).works);
   works.set('b', work('b', 'False', '2026-01-01T00:09:30Z'));
   const d = decide(input({ works }));
@@ -65,10 +65,18 @@ test('unhealthy for less than tolerationSeconds: tolerated, recheck exactly at t
     {
       cluster: 'b',
       sinceMs: Date.parse('2026-01-01T00:09:30Z'),
-      deadlineMs: Date.parse('2026-01-01T00:10:30Z'),
+      deadlineMs: Date.parse('2026-01-01T00:10:31Z'),
     },
   ]);
-  assert.equal(d.recheckAfterMs, 30_000);
+  assert.equal(d.recheckAfterMs, 31_000, 'the toleration, plus the second the timestamp may have lost');
+});
+
+test('never early: a second-precision timestamp exactly tolerationSeconds ago is not due yet', () => {
+  const works = new Map(input({}).works);
+  works.set('b', work('b', 'False', '2026-01-01T00:09:00Z'));
+  const d = decide(input({ works }));
+  assert.deepEqual(d.added, []);
+  assert.equal(d.recheckAfterMs, 1_000);
 });
 
 test('unhealthy past tolerationSeconds while others are healthy: evicted, with why and the template generation', () => {

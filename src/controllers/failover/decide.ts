@@ -29,6 +29,9 @@ import {
 
 export const APPLICATION_FAILURE = 'ApplicationFailure';
 
+/** Precision of Kubernetes condition timestamps (RFC 3339, whole seconds). */
+const TIMESTAMP_PRECISION_MS = 1_000;
+
 export type LiftReason = 'ClusterGone' | 'FailoverDisabled' | 'TemplateChanged';
 
 export interface DecisionInput {
@@ -111,7 +114,9 @@ export function decide(input: DecisionInput): Decision {
     if (cond?.status !== 'False' || !isReady(input.clusters.get(t.name))) continue;
     const since = Date.parse(cond.lastTransitionTime);
     const sinceMs = Number.isFinite(since) ? since : input.nowMs;
-    const deadlineMs = sinceMs + toleranceMs;
+    // Condition times have second precision: the transition was in [since, since + 1 s), so the
+    // toleration surely ran out only a second later — late by at most that, never early.
+    const deadlineMs = sinceMs + TIMESTAMP_PRECISION_MS + toleranceMs;
     if (input.nowMs >= deadlineMs) {
       const seconds = Math.floor((input.nowMs - sinceMs) / 1000);
       const what = cond.message ? `${cond.message}` : `${cond.reason}`;
