@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { pino } from 'pino';
 import { agentFromFiles } from '../agent/main.ts';
+import { parseDuration } from './duration.ts';
 import { reportErrors } from './exit-codes.ts';
 
 interface Options {
@@ -13,6 +14,9 @@ interface Options {
   bootstrapToken?: string;
   bootstrapTokenFile?: string;
   certTtlSeconds?: number;
+  pull: boolean;
+  heartbeatInterval?: number;
+  leaseDuration?: number;
   tokenFile?: string;
   kubeconfig?: string;
   proxy?: string;
@@ -47,6 +51,17 @@ export function registerAgent(program: Command): void {
       'requested certificate lifetime (≥ 600; the hub may issue less)',
       ttlSeconds,
     )
+    .option('--no-pull', "with a certificate: serve the tunnel only, do not apply this cluster's Works")
+    .option(
+      '--heartbeat-interval <duration>',
+      'renew the heartbeat Lease this often (default 10s)',
+      parseDuration,
+    )
+    .option(
+      '--lease-duration <duration>',
+      'heartbeat Lease duration: missed this long ⇒ NotReady (default 40s)',
+      parseDuration,
+    )
     .option('--token-file <file>', 'TEST ONLY: a pre-shared agent token instead of a certificate')
     .option('--kubeconfig <file>', 'the member API server (default: in-cluster, then $KUBECONFIG)')
     .option('--proxy <url>', 'reach the gateway through this HTTP proxy (CONNECT)')
@@ -63,6 +78,11 @@ export function registerAgent(program: Command): void {
           ...(opts.bootstrapToken !== undefined && { bootstrapToken: opts.bootstrapToken }),
           ...(opts.bootstrapTokenFile !== undefined && { bootstrapTokenFile: opts.bootstrapTokenFile }),
           ...(opts.certTtlSeconds !== undefined && { certTtlSeconds: opts.certTtlSeconds }),
+          pull: opts.pull,
+          ...(opts.heartbeatInterval !== undefined && { heartbeatIntervalMs: opts.heartbeatInterval }),
+          ...(opts.leaseDuration !== undefined && {
+            leaseDurationSeconds: Math.max(1, Math.round(opts.leaseDuration / 1000)),
+          }),
           ...(opts.tokenFile !== undefined && { tokenFile: opts.tokenFile }),
           ...(opts.kubeconfig !== undefined && { kubeconfig: opts.kubeconfig }),
           ...(opts.proxy !== undefined && { proxy: opts.proxy }),

@@ -15,7 +15,7 @@ interface Options {
   tlsCertFile: string;
   tlsKeyFile: string;
   clientCaFile: string;
-  agentTokenDir: string;
+  agentTokenDir?: string;
   bindAddress: string;
   port: number;
   hubKubeconfig?: string;
@@ -38,9 +38,10 @@ export function registerGateway(program: Command): void {
     .requiredOption('--tls-cert-file <file>', 'PEM serving certificate')
     .requiredOption('--tls-key-file <file>', 'PEM serving key')
     .requiredOption('--client-ca-file <file>', 'PEM CA whose client certificates identify users (the hub CA)')
-    .requiredOption(
+    .option(
       '--agent-token-dir <dir>',
-      'one file per cluster, named after it, holding its agent token',
+      'TEST ONLY: one file per cluster, named after it, holding a pre-shared agent token ' +
+        '(agents otherwise present hub-issued certificates, checked against the hub with --hub-kubeconfig)',
     )
     .option('--bind-address <host>', 'address to listen on', '0.0.0.0')
     .option('--port <port>', 'port to listen on', (v) => Number(v), 8443)
@@ -92,7 +93,8 @@ export function registerGateway(program: Command): void {
           certFile: opts.tlsCertFile,
           keyFile: opts.tlsKeyFile,
           clientCaFile: opts.clientCaFile,
-          tokenDir: opts.agentTokenDir,
+          ...(opts.agentTokenDir === undefined ? {} : { tokenDir: opts.agentTokenDir }),
+          ...(opts.hubKubeconfig === undefined ? {} : { agentHubKubeconfig: opts.hubKubeconfig }),
           host: opts.bindAddress,
           port: opts.port,
           log,

@@ -4,7 +4,8 @@
  * Pull join: installs the CRDs, creates the execution namespace, applies the Cluster (Pull:
  * no endpoint, no credentials; a member Secret left by an earlier push join is deleted),
  * grants the agent's future identity `system:meridian:agent:<name>` a Role in that namespace
- * (its Works and their status, its heartbeat Lease, Events) and every agent the right to
+ * (its Works and their status, its heartbeat Lease, Events) and the status of its own Cluster
+ * (API enablements, version: owned by the Cluster, so they go with it), and every agent the right to
  * submit certificate requests, and creates a **bootstrap token** — a Kubernetes
  * bootstrap-token Secret in kube-system (the hub API server runs with
  * `--enable-bootstrap-token-auth`), labelled with the cluster, in the group
@@ -79,9 +80,17 @@ const randomToken = (n: number): string =>
   Array.from({ length: n }, () => TOKEN_CHARS[randomInt(TOKEN_CHARS.length)]).join('');
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** The hub objects granting a pull cluster's agent its permissions (idempotent, server-side apply). */
-export function agentRbac(name: string): { readonly rt: ResourceType; readonly obj: KubeObject }[] {
+/**
+ * The hub objects granting a pull cluster's agent its permissions (idempotent, server-side
+ * apply). The cluster-scoped ones of this cluster are owned by its Cluster (`uid`), so the
+ * garbage collector removes them with it.
+ */
+export function agentRbac(
+  name: string,
+  uid: string,
+): { readonly rt: ResourceType; readonly obj: KubeObject }[] {
   const ns = clusterNamespace(name);
+  const owner = [{ apiVersion: API_VERSION, kind: Kinds.Cluster, name, uid }];
   const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({
     apiGroups,
     resources,
@@ -110,6 +119,29 @@ export function agentRbac(name: string): { readonly rt: ResourceType; readonly o
           { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: BOOTSTRAP_GROUP },
           { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: AGENT_GROUP },
         ],
+      } as KubeObject,
+    },
+    {
+      rt: CLUSTER_ROLES,
+      obj: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: `${AGENT_ROLE}:${name}`, ownerReferences: owner },
+        rules: [{ ...rule([GROUP], [`${Plurals.Cluster}/status`], ['get', 'patch']), resourceNames: [name] }],
+      } as KubeObject,
+    },
+    {
+      rt: CLUSTER_ROLE_BINDINGS,
+      obj: {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: `${AGENT_ROLE}:${name}`, ownerReferences: owner },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: `${AGENT_ROLE}:${name}`,
+        },
+        subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: agentUser(name) }],
       } as KubeObject,
     },
     {
@@ -202,7 +234,7 @@ export async function runPullJoin(opts: PullJoinOptions, print: (line: string) =
       throw new JoinError(2, `cluster ${opts.name} is being deleted; join it again once it is gone`);
     }
     print(`cluster ${opts.name} joined (Pull: the hub holds no credential for it)`);
-    for (const { rt, obj } of agentRbac(opts.name)) await apply(rt, obj);
+    for (const { rt, obj } of agentRbac(opts.name, applied.metadata.uid ?? '')) await apply(rt, obj);
     print(
       `agent identity ${agentUser(opts.name)}: Role ${AGENT_ROLE} in ${ns} (Works, their status, Lease ${AGENT_LEASE_NAME})`,
     );

@@ -8,17 +8,20 @@
  * - the member registry (connect, reconnect, disconnect) → that cluster;
  * - the member's nodes and pods → that cluster, coalesced to at most one reconcile per cluster
  *   per `minSummaryIntervalMs` (status writes follow, only when something changed);
- * - the member's CRDs → rediscover its APIs.
+ * - the member's CRDs → rediscover its APIs;
+ * - pull mode: the agent's heartbeat Lease → that cluster (readiness from `lease-health.ts`).
  * Plus the health probe timer, returned by the reconciler as `requeueAfterMs`.
  */
 import { Gauge, Counter, type Registry } from 'prom-client';
 import { API_VERSION, Kinds, Labels, clusterFromNamespace, type Cluster } from '../../api/index.ts';
 import { defineController, type Controller } from '../../kube/controller.ts';
 import { objectKey, type ObjectKey } from '../../kube/object-key.ts';
+import type { Lease } from '../../kube/leader-election.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { NAMESPACES } from '../bootstrap/install-crds.ts';
 import type { ControllerContext, MemberConnection, StartController } from '../context.ts';
 import { Coalescer } from './coalesce.ts';
+import { AGENT_LEASES, AGENT_LEASE_SCOPE } from './lease-health.ts';
 import { CLUSTERS, ClusterReconciler, WORKS, memberStores } from './reconcile.ts';
 
 export interface ClusterControllerOptions {
@@ -56,6 +59,7 @@ export function createClusterController(
   const clusters = ctx.informers.informer<Cluster>(CLUSTERS);
   const namespaces = ctx.informers.informer(NAMESPACES, { labelSelector: Labels.cluster });
   const works = ctx.informers.informer(WORKS);
+  const leases = ctx.informers.informer<Lease>(AGENT_LEASES, AGENT_LEASE_SCOPE);
   const ready = metric(
     ctx.metrics,
     'meridian_cluster_ready',
@@ -96,6 +100,7 @@ export function createClusterController(
     clusters,
     namespaces,
     members: ctx.members,
+    leases,
     recorder: ctx.recorder,
     log,
     ...defined('probeIntervalMs', opts.probeIntervalMs),
@@ -117,6 +122,14 @@ export function createClusterController(
         map: (ns: KubeObject) => {
           const c = ns.metadata?.labels?.[Labels.cluster];
           return c === undefined || c === '' ? [] : [keyOfCluster(c)];
+        },
+      },
+      {
+        // Pull mode: a heartbeat (or its first appearance) → that cluster.
+        source: leases,
+        map: (l: Lease) => {
+          const c = clusterFromNamespace(l.metadata.namespace ?? '');
+          return c === undefined ? [] : [keyOfCluster(c)];
         },
       },
       {

@@ -39,6 +39,7 @@ import type { ApiClient, ResourceType } from '../../kube/api-client.ts';
 import type { ReconcileContext, Reconciler, Result } from '../../kube/controller.ts';
 import { InvalidError, NotFoundError } from '../../kube/errors.ts';
 import { withFinalizer } from '../../kube/finalizer.ts';
+import type { Lease } from '../../kube/leader-election.ts';
 import type { Logger } from '../../kube/log.ts';
 import { objectKey, refOf, type ObjectKey } from '../../kube/object-key.ts';
 import type { Recorder } from '../../kube/recorder.ts';
@@ -55,6 +56,7 @@ import {
   type ConditionInput,
   type ProbeOutcome,
 } from './conditions.ts';
+import { agentLeaseKey, leaseReadiness } from './lease-health.ts';
 import { PROBE_TIMEOUT_MS, discover, groupVersions, probe } from './probe.ts';
 import { computeCapacity, toResourceSummary, type Node, type Pod } from './summary.ts';
 import {
@@ -117,6 +119,8 @@ export interface ClusterReconcilerOptions {
   /** Execution namespaces (labelled `meridian.dev/cluster`). */
   readonly namespaces: StoreReader<KubeObject>;
   readonly members: MemberRegistry;
+  /** Agent heartbeat Leases: pull-mode readiness (see `lease-health.ts`). Absent: status is left as is. */
+  readonly leases?: StoreReader<Lease>;
   readonly recorder: Recorder;
   readonly log: Logger;
   /** Between probes of a healthy (or settled unhealthy) member. Default 10 s, ±20 % jitter. */
@@ -216,9 +220,8 @@ export class ClusterReconciler implements Reconciler {
   async #sync(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
     const name = cluster.metadata.name as string;
     await this.#ensureNamespace(name, ctx.signal);
-    // Pull-mode clusters report their own status through the agent; the taint follows it.
-    if (cluster.spec.syncMode !== 'Push')
-      return (await this.#taint(cluster, readyOf(cluster.status), {}, ctx)).result;
+    // Pull-mode clusters: readiness is the agent's heartbeat Lease; the taint follows it.
+    if (cluster.spec.syncMode !== 'Push') return this.#syncPull(cluster, ctx);
 
     const existing = cluster.status ?? {};
     const nowMs = this.#now();
@@ -310,6 +313,22 @@ export class ClusterReconciler implements Reconciler {
     const written = await this.#write(latest, existing, status, ctx);
     const next = { requeueAfterMs: Math.max(0, rt.nextProbeAt - this.#now()) };
     return (await this.#taint(written ?? latest, readyOf(status), next, ctx)).result;
+  }
+
+  async #syncPull(cluster: Cluster, ctx: ReconcileContext): Promise<Result> {
+    const leases = this.#o.leases;
+    if (leases === undefined) return (await this.#taint(cluster, readyOf(cluster.status), {}, ctx)).result;
+    const name = cluster.metadata.name as string;
+    const verdict = leaseReadiness(leases.get(agentLeaseKey(name)), this.#now());
+    const existing = cluster.status ?? {};
+    const now = new Date(this.#now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // Only the conditions are the hub's here; the agent reports the rest (its own field manager).
+    const conditions = ownConditions(setCondition(existing.conditions, verdict.condition, now));
+    const changed = !sameJson(ownConditions(existing.conditions ?? []), conditions);
+    const written = changed ? await this.#write(cluster, existing, { conditions }, ctx) : undefined;
+    const status: StatusView = { conditions };
+    const next = verdict.recheckAfterMs === undefined ? {} : { requeueAfterMs: verdict.recheckAfterMs + 100 };
+    return (await this.#taint(written ?? cluster, readyOf(status), next, ctx)).result;
   }
 
   /**
