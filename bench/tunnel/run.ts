@@ -23,6 +23,8 @@
 //               latency (N = the largest --concurrency) and a --bytes/4 transfer are measured
 //               again beside it: a stalled stream that blocked the others shows up as a timeout
 //               or a collapse
+//   memory      resident memory the tunnel's processes gain per extra idle tunnel (20) and per
+//               stalled stream (50 at once): gateway (+ agent) vs chisel server (+ client)
 // Output: progress on stderr; one JSON document on stdout (and to --out).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -32,7 +34,9 @@ import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dialGateway } from '../../src/agent/dial.ts';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
+import { TunnelSession } from '../../src/tunnel/session.ts';
 import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
 import { freePorts } from '../../src/testenv/ports.ts';
 
@@ -59,13 +63,15 @@ interface Target {
 }
 
 const children: ChildProcess[] = [];
+const byName = new Map<string, ChildProcess>();
 function start(name: string, file: string, argv: readonly string[], dir: string): ChildProcess {
   const c = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: repo });
   children.push(c);
+  byName.set(name, c);
   let err = '';
   c.stderr?.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));
   c.once('exit', (code, sig) => {
-    if (!stopping) log(`${name} exited (${code ?? sig}): ${err}`);
+    if (!stopping && !name.startsWith('chisel-idle-')) log(`${name} exited (${code ?? sig}): ${err}`);
   });
   void writeFile(join(dir, `${name}.cmd`), [file, ...argv].join(' '));
   return c;
@@ -175,6 +181,19 @@ async function stall(t: Target): Promise<{ received: () => number; close: () => 
   };
 }
 
+/** Resident memory of the named child processes, summed, in KiB. */
+async function rssKiB(...names: string[]): Promise<number> {
+  let sum = 0;
+  for (const n of names) {
+    const pid = byName.get(n)?.pid;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    sum += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  }
+  return sum;
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 3000));
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'meridian-tunnel-bench-'));
   const chiselBin = await new Promise<string>((resolve, reject) => {
@@ -222,6 +241,7 @@ async function main(): Promise<void> {
     const tokens = join(dir, 'tokens');
     await mkdir(tokens);
     await writeFile(join(tokens, 'bench'), 'bench-token\n');
+    await writeFile(join(tokens, 'idle'), 'idle-token\n');
     const memberKc = join(dir, 'origin.kubeconfig');
     await writeKubeconfig(memberKc, {
       cluster: 'origin',
@@ -331,6 +351,70 @@ async function main(): Promise<void> {
       log(`stalled ${t.name}: ${JSON.stringify(stalled[t.name])}`);
       s.close();
     }
+    // Memory: K more idle tunnels (Meridian: sessions from this process to the gateway, for a
+    // cluster nobody sends to; chisel: K more `chisel client` processes), then S stalled
+    // streams at once through each tunnel; the resident memory the tunnel's processes gain, per
+    // tunnel and per stream.
+    const K = 20;
+    const S = 50;
+    const memory: Record<string, unknown> = {};
+    {
+      const before = await rssKiB('meridian-gateway');
+      const sessions: TunnelSession[] = [];
+      for (let i = 0; i < K; i++) {
+        const transport = await dialGateway({
+          gatewayUrl: `https://127.0.0.1:${gwPort}`,
+          cluster: 'idle',
+          token: 'idle-token',
+          ca: caPem,
+        });
+        sessions.push(new TunnelSession(transport, { role: 'dialer' }));
+      }
+      await settle();
+      const idle = (await rssKiB('meridian-gateway')) - before;
+      for (const x of sessions) x.close();
+      const b2 = await rssKiB('meridian-gateway', 'meridian-agent');
+      const meridian = targets.find((t) => t.name === 'meridian') as Target;
+      const stalls = await Promise.all(Array.from({ length: S }, () => stall(meridian)));
+      await settle();
+      const perStream = (await rssKiB('meridian-gateway', 'meridian-agent')) - b2;
+      for (const x of stalls) x.close();
+      memory['meridian'] = {
+        perIdleTunnelKiB: round(idle / K, 1),
+        perStalledStreamKiB: round(perStream / S, 1),
+      };
+      log(`memory meridian: ${JSON.stringify(memory['meridian'])}`);
+    }
+    {
+      const before = await rssKiB('chisel-server');
+      const extra = await freePorts(K);
+      const clients = extra.map(
+        (p, i) =>
+        start(`chisel-idle-${i}`, chiselBin, [
+          'client', '--tls-ca', ca.certPath, '--auth', 'bench:bench', `https://127.0.0.1:${chiselPort}`,
+          `R:127.0.0.1:${p}:127.0.0.1:${originPort}`,
+        ], dir), // prettier-ignore
+      );
+      // Connected once each client's reverse port accepts.
+      const chiselUp = (port: number) =>
+        waitUp({ name: 'chisel', base: `https://127.0.0.1:${port}`, tls: tlsBase }, new Agent());
+      await Promise.all(extra.map(chiselUp));
+      await settle();
+      const idle = (await rssKiB('chisel-server')) - before;
+      for (const c of clients) c.kill('SIGTERM');
+      const b2 = await rssKiB('chisel-server', 'chisel-client');
+      const chisel = targets.find((t) => t.name === 'chisel') as Target;
+      const stalls = await Promise.all(Array.from({ length: S }, () => stall(chisel)));
+      await settle();
+      const perStream = (await rssKiB('chisel-server', 'chisel-client')) - b2;
+      for (const x of stalls) x.close();
+      memory['chisel'] = {
+        perIdleTunnelKiB: round(idle / K, 1),
+        perStalledStreamKiB: round(perStream / S, 1),
+      };
+      log(`memory chisel: ${JSON.stringify(memory['chisel'])}`);
+    }
+    result['memory'] = { idleTunnels: K, stalledStreams: S, ...memory };
     const med = (xs: number[]) => round(pct(xs, 50), 1);
     const direct = lat['direct'] ?? {};
     result['date'] = new Date().toISOString();
