@@ -11,6 +11,7 @@
  * are throwaway: their state is removed on `down`.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, createWriteStream, existsSync, openSync, watch, type WriteStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -96,6 +97,9 @@ async function runUpCommand(opts: { count: number; dataDir?: string }): Promise<
   }
   // The supervisor closes the report descriptor when ready, or dies before.
   if (ready === undefined) {
+    // Its error is logged after it has stopped what it started: wait for its exit first.
+    if (child.exitCode === null && child.signalCode === null)
+      await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 60_000).unref())]);
     const tail = (await readFile(logPath, 'utf8').catch(() => '')).slice(-2000);
     throw new CliError(
       ExitCodes.failure,
