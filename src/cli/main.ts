@@ -13,6 +13,8 @@ import { registerKubeconfig } from './kubeconfig.ts';
 import { registerUp } from './up.ts';
 import { registerDev } from './dev-clusters.ts';
 import { registerInit } from './init.ts';
+import { registerVolumes } from './volumes.ts';
+import { registerStorage } from './storage.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -66,4 +68,6 @@ registerKubeconfig(program);
 registerControllers(program);
 registerGateway(program);
 registerAgent(program);
+registerVolumes(program);
+registerStorage(program);
 await program.parseAsync();

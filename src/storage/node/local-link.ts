@@ -98,6 +98,12 @@ export class LocalReplicaLink implements ReplicaLink {
   async rebuildDone(volume: string, epoch: number): Promise<ReplicaPosition> {
     return position(await this.#call({ op: 'rebuildDone', volume, epoch }));
   }
+  async resize(volume: string, size: number): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'resize', volume, size }));
+  }
+  async drop(volume: string): Promise<void> {
+    await this.#call({ op: 'drop', volume });
+  }
 }
 
 function position(r: Response): ReplicaPosition {

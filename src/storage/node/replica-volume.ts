@@ -160,6 +160,21 @@ export class ReplicaVolume {
     };
   }
 
+  /** Grows the volume (persisted before it answers); extents are sparse, so nothing else moves. */
+  resize(size: number): Promise<ReplicaPosition> {
+    return this.#queue.run(async () => {
+      if (size < this.#state.size)
+        throw new StorageError('Invalid', `cannot shrink from ${this.#state.size} to ${size} bytes`);
+      if (size > this.#state.size) {
+        await this.#stateWrites.run(async () => {
+          this.#state = { ...this.#state, size };
+          await writeState(this.#dir, this.#state);
+        });
+      }
+      return this.position;
+    });
+  }
+
   get rebuilding(): boolean {
     return this.#state.rebuilding === true;
   }

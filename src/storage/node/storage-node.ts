@@ -248,6 +248,27 @@ export class StorageNode {
       }
       case 'rebuildDone':
         return { op: 'position', position: await (await this.#existing(req.volume)).rebuildDone(req.epoch) };
+      case 'resize': {
+        const v = await this.#existing(req.volume);
+        const info = await this.info();
+        if (info.allocatedBytes - v.size + req.size > this.#opts.capacityBytes)
+          throw new StorageError(
+            'NoSpace',
+            `node ${this.#opts.nodeId} cannot grow ${req.volume} to ${req.size} bytes`,
+          );
+        return { op: 'position', position: await v.resize(req.size) };
+      }
+      case 'drop': {
+        const v = await this.#volume(req.volume);
+        this.#volumes.delete(req.volume);
+        this.#loaded.delete(req.volume);
+        await v?.close();
+        await rm(join(this.#opts.dir, 'volumes', req.volume), { recursive: true, force: true });
+        return {
+          op: 'position',
+          position: { epoch: 0, appliedSeq: 0, durableSeq: 0, appliedEpoch: 0, rebuilding: false },
+        };
+      }
     }
   }
 

@@ -24,6 +24,8 @@ export const Op = {
   rebuildStart: 8,
   fill: 9,
   rebuildDone: 10,
+  resize: 11,
+  drop: 12,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -64,7 +66,11 @@ export type Request =
    */
   | { op: 'rebuildStart'; volume: string; size: number; epoch: number; baseSeq: number; baseEpoch: number }
   | { op: 'fill'; volume: string; epoch: number; offset: number; data: Buffer }
-  | { op: 'rebuildDone'; volume: string; epoch: number };
+  | { op: 'rebuildDone'; volume: string; epoch: number }
+  /** Grows the replica to `size` bytes (never shrinks); the new range reads as zeroes. */
+  | { op: 'resize'; volume: string; size: number }
+  /** Deletes the replica and its files (the volume is being deleted). */
+  | { op: 'drop'; volume: string };
 
 /** Replica position: `appliedSeq` is readable, `durableSeq` survives power loss. */
 export type ReplicaPosition = {
@@ -157,6 +163,12 @@ export function encodeRequest(id: number, req: Request): Buffer[] {
     case 'rebuildDone':
       w.str(req.volume).u64(req.epoch);
       break;
+    case 'resize':
+      w.str(req.volume).u64(req.size);
+      break;
+    case 'drop':
+      w.str(req.volume);
+      break;
   }
   return frame(w.finish(), payload);
 }
@@ -226,6 +238,10 @@ export function decodeRequest(body: Buffer): { id: number; req: Request } {
       return { id, req: { op: 'fill', volume: r.str(), epoch: r.u64(), offset: r.u64(), data: r.rest() } };
     case Op.rebuildDone:
       return { id, req: { op: 'rebuildDone', volume: r.str(), epoch: r.u64() } };
+    case Op.resize:
+      return { id, req: { op: 'resize', volume: r.str(), size: r.u64() } };
+    case Op.drop:
+      return { id, req: { op: 'drop', volume: r.str() } };
     default:
       throw new StorageError('Protocol', `unknown op ${op}`);
   }

@@ -40,4 +40,6 @@ export interface ReplicaLink {
   ): Promise<ReplicaPosition>;
   fill(volume: string, epoch: number, offset: number, data: Buffer): Promise<ReplicaPosition>;
   rebuildDone(volume: string, epoch: number): Promise<ReplicaPosition>;
+  resize(volume: string, size: number): Promise<ReplicaPosition>;
+  drop(volume: string): Promise<void>;
 }
