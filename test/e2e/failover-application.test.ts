@@ -482,6 +482,41 @@ describe('application failover', () => {
   );
 });
 
+describe('application failover holds', () => {
+  test(
+    'a workload crash-looping in every cluster is not moved around: the binding says so and keeps its placement',
+    logged(async () => {
+      const w = await deployWeb(
+        'app-held',
+        3,
+        divided,
+        {
+          application: {
+            decisionConditions: { tolerationSeconds: TOLERATION_SECONDS },
+            purgeMode: 'Graciously',
+          },
+        },
+        (b) => safeJson(replicasOf(b)) === '[1,1,1]',
+      );
+      const key = objectKey(w.ns, w.binding);
+      // All at once: the first must not fall due before the last is unhealthy too.
+      await Promise.all(env.members.map((m) => crashLoop(m, w.ns)));
+      const held = await waitFor(bindings, key, 'UnhealthyEverywhere', (b) =>
+        (b?.status?.conditions ?? []).some(
+          (c) => c.type === 'ApplicationFailover' && c.reason === 'UnhealthyEverywhere',
+        ),
+      );
+      assert.deepEqual(held?.spec.evictedClusters ?? [], [], 'no cluster evicted');
+      assert.deepEqual(
+        held?.spec.clusters?.map((c) => c.name),
+        names(env.members),
+        'still on all three',
+      );
+      await expectEvent(w.binding, w.ns, 'ApplicationFailoverHeld', /unhealthy in every target cluster/);
+    }),
+  );
+});
+
 describe('rebalancing', () => {
   test(
     'a lost cluster that returns gets its share back in bounded steps (one replica at a time), nothing duplicated or lost',
