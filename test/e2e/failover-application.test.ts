@@ -688,3 +688,92 @@ describe('faults during application failover', () => {
     }),
   );
 });
+
+describe('faults during cluster failover and rebalancing', () => {
+  test(
+    'controllers killed the moment the cluster is tainted, and again at the first rebalancing step: the failover completes, the returned cluster loses its stale copy, then gets its share back; nothing duplicated or lost',
+    logged(async () => {
+      const lost = env.members[1] as ClusterInfo;
+      const rest = env.members.filter((m) => m !== lost);
+      const w = await deployWeb(
+        'fo-reb-restart',
+        6,
+        {
+          replicaScheduling: {
+            ...divided.replicaScheduling,
+            rebalance: { maxReplicasPerStep: 1, intervalSeconds: 5 },
+          },
+        },
+        { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
+        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+      );
+      const key = objectKey(w.ns, w.binding);
+      const clusterKey = objectKey(undefined, lost.name);
+      /** Stops the controllers the first time `predicate` holds for the watched store's object. */
+      const stopWhen = <K extends { metadata: { name?: string } }>(
+        store: StoreReader<K>,
+        k: ReturnType<typeof objectKey>,
+        predicate: (o: K) => boolean,
+      ) =>
+        new Promise<K>((resolve) => {
+          const done = new AbortController();
+          store.subscribe((c) => {
+            if (c.key !== k || !predicate(c.object)) return;
+            done.abort();
+            void stopControllers().then(() => resolve(c.object));
+          }, done.signal);
+        });
+
+      // Fault 1: frozen member; controllers killed as soon as its taint lands (before any rescheduling).
+      const killedAtTaint = stopWhen(clusters, clusterKey, (c) => !!notReadyTaint(c));
+      const thaw = freeze(lost);
+      try {
+        await killedAtTaint;
+        assert.deepEqual(replicasOf(bindings.get(key)), [2, 2, 2], 'stopped before the scheduler acted');
+        startControllers();
+        await waitFor(
+          bindings,
+          key,
+          'failed over, graceful eviction ended',
+          (b) =>
+            safeJson(b?.spec.clusters?.map((c) => c.name)) === safeJson(names(rest)) &&
+            !b?.spec.gracefulEvictionTasks?.length,
+        );
+        for (const m of rest) {
+          await eventually(async () => assert.equal((await memberDeployment(m.name, w.ns, 'web'))?.status?.readyReplicas, 3, m.name), { timeoutMs: WAIT_MS }); // prettier-ignore
+        }
+        assert.equal((await hubDeployment(w.ns)).status?.readyReplicas, 6);
+      } finally {
+        thaw();
+      }
+
+      // Fault 2: killed again the moment the first rebalancing step is written.
+      const firstStep = stopWhen(bindings, key, (b) =>
+        (b.spec.clusters ?? []).some((c) => c.name === lost.name),
+      );
+      await waitFor(clusters, clusterKey, 'untainted', (c) => readyStatus(c) === 'True' && !notReadyTaint(c));
+      const stepped = await firstStep;
+      assert.deepEqual(
+        Object.fromEntries((stepped.spec.clusters ?? []).map((c) => [c.name, c.replicas]))[lost.name],
+        1,
+        'the first step moved one replica',
+      );
+      assert.ok(stepped.metadata.annotations?.['meridian.dev/last-rebalance'], 'the step time is stored');
+      startControllers();
+      await expectRunning(w, 6, Object.fromEntries(env.members.map((m) => [m.name, 2])));
+      await eventually(
+        async () => {
+          const pods = await json<{ items: unknown[] }>(
+            kubectl(lost.name, ['get', 'pods', '-n', w.ns, '-l', 'app=web', '-o', 'json']),
+          );
+          assert.equal(
+            pods.items.length,
+            2,
+            `exactly its share of pods on ${lost.name}, none left from before`,
+          );
+        },
+        { timeoutMs: WAIT_MS },
+      );
+    }),
+  );
+});
