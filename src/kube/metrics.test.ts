@@ -48,6 +48,21 @@ test('propagation latency: from the first sight of a version to each cluster fir
   assert.equal((await samples(registry, 'latency')).get('latency_sum{"cluster":"a"}'), 1.5);
 });
 
+test('an apply long after the change (a cluster joined later) is not a propagation of it', async () => {
+  const registry = new Registry();
+  const histogram = new Histogram({ name: 'w', help: 'h', labelNames: ['cluster'], registers: [registry] });
+  let now = 0;
+  const t = createPropagationTracker(histogram, () => now, 10, 60_000);
+  t.changed('k', '1');
+  now = 30_000;
+  t.applied('k', 'early');
+  now = 61_000;
+  t.applied('k', 'late');
+  const s = await samples(registry, 'w');
+  assert.equal(s.get('w_count{"cluster":"early"}'), 1);
+  assert.equal(s.get('w_count{"cluster":"late"}'), undefined);
+});
+
 test('the tracker forgets the oldest change past its bound', async () => {
   const registry = new Registry();
   const histogram = new Histogram({ name: 'l', help: 'h', labelNames: ['cluster'], registers: [registry] });

@@ -29,6 +29,11 @@ const PROPAGATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300
 
 /** Pending template changes remembered for propagation latency; the oldest are forgotten first. */
 const MAX_TRACKED_CHANGES = 10_000;
+/**
+ * An apply this long after the change is not a propagation of it (e.g. a cluster joined
+ * later and received the object): not observed, so the histogram measures change → apply.
+ */
+const PROPAGATION_WINDOW_MS = 10 * 60_000;
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
@@ -62,12 +67,14 @@ export function propagationTracker(): PropagationTracker {
 /**
  * A tracker observing into `histogram`. A change is recorded once per version, so status-only
  * writes to an object with a generation (a Deployment's aggregated status) do not restart the
- * clock; each cluster's first apply after a change is observed, later ones (resyncs) are not.
+ * clock; each cluster's first apply within `windowMs` of a change is observed, later ones
+ * (resyncs, a cluster that joined afterwards) are not.
  */
 export function createPropagationTracker(
   histogram: Histogram<'cluster'>,
   now: () => number = () => performance.now(),
   maxTracked = MAX_TRACKED_CHANGES,
+  windowMs = PROPAGATION_WINDOW_MS,
 ): PropagationTracker {
   const changes = new Map<string, Change>();
   return {
@@ -80,8 +87,10 @@ export function createPropagationTracker(
     applied(key, cluster) {
       const change = changes.get(key);
       if (change === undefined || change.clusters.has(cluster)) return;
+      const elapsed = now() - change.at;
+      if (elapsed > windowMs) return;
       change.clusters.add(cluster);
-      histogram.observe({ cluster }, (now() - change.at) / 1000);
+      histogram.observe({ cluster }, elapsed / 1000);
     },
   };
 }

@@ -4,7 +4,10 @@
 // endpoints of the controllers and the gateway, JSON logs, and the errors a user meets.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -243,6 +246,8 @@ describe('meridian up and meridian dev clusters', () => {
 
   test('Ctrl-C stops the hub; the CLI then says it is unreachable (exit 2) and what to do', async () => {
     assert.ok(up);
+    // An agent token for the gateway to read when it starts again (see the agent test below).
+    await writeFile(join(dataDir, 'gateway', 'agent-tokens', 'edge-1'), randomBytes(16).toString('hex'));
     assert.equal(await stopUp(up), 0, up.out());
     const c = await meridian(['clusters', '--kubeconfig', state.kubeconfig]);
     assert.equal(c.code, 2);
@@ -267,6 +272,76 @@ describe('meridian up and meridian dev clusters', () => {
     assert.equal(resumed.gatewayUrl, state.gatewayUrl);
     const r = await hubKubectl(['get', 'deploy', 'web', '-n', 'app', '-o', 'jsonpath={.spec.replicas}']);
     assert.equal(r.stdout, '4');
+  });
+
+  test('an agent tunnel and a request through the gateway show in its metrics', async () => {
+    const dev = await meridian(['dev', 'clusters', 'up', '--count', '1', '--data-dir', dataDir]);
+    assert.equal(dev.code, 0, dev.stdout + dev.stderr);
+    // The gateway read this token at its (second) start.
+    const tokenFile = join(dataDir, 'gateway', 'agent-tokens', 'edge-1');
+    const agent = spawn(
+      process.execPath,
+      [
+        cli,
+        'agent',
+        '--cluster',
+        'edge-1',
+        '--gateway',
+        state.gatewayUrl,
+        '--token-file',
+        tokenFile,
+        '--gateway-ca-file',
+        state.caPath,
+        '--kubeconfig',
+        join(dataDir, 'dev-clusters', 'env', 'us-east', 'admin.kubeconfig'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const agentExited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
+    try {
+      const metrics = async () => (await fetch(state.gatewayMetricsUrl)).text();
+      await eventually(async () => {
+        assert.equal(sample(await metrics(), 'meridian_gateway_agents_connected{cluster="edge-1"}'), 1);
+      }, WAIT);
+      const pki = join(dataDir, 'hub', 'pki');
+      const version = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          `${state.gatewayUrl}/clusters/edge-1/version`,
+          {
+            ca: readFileSync(state.caPath),
+            cert: readFileSync(join(pki, 'admin.crt')),
+            key: readFileSync(join(pki, 'admin.key')),
+          },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(version.status, 200, version.body);
+      assert.match(version.body, /"gitVersion"/);
+      await eventually(async () => {
+        const text = await metrics();
+        assert.ok(
+          (sample(text, 'meridian_gateway_requests_total{cluster="edge-1",verb="get",code="200"}') ?? 0) >= 1,
+        );
+        const n =
+          sample(text, 'meridian_gateway_request_duration_seconds_count{cluster="edge-1",verb="get"}') ?? 0;
+        const sum =
+          sample(text, 'meridian_gateway_request_duration_seconds_sum{cluster="edge-1",verb="get"}') ?? NaN;
+        assert.ok(n >= 1 && sum > 0 && sum / n < 60, `request time ${sum / n} s`);
+        assert.ok(sample(text, 'meridian_gateway_tunnel_streams{cluster="edge-1"}') !== undefined);
+      }, WAIT);
+    } finally {
+      agent.kill('SIGTERM');
+      await agentExited;
+    }
+    const down = await meridian(['dev', 'clusters', 'down', '--data-dir', dataDir]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.ok(up);
     assert.equal(await stopUp(up), 0, up.out());
     up = undefined;
   });

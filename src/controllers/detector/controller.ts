@@ -144,9 +144,10 @@ class Detector {
   #enqueueAll(t: TrackedType): void {
     const apiVersion = t.rt.group === '' ? t.rt.version : `${t.rt.group}/${t.rt.version}`;
     for (const o of t.store.list()) {
-      this.#queue.add(
-        templateKey(apiVersion, t.rt.kind ?? '', o.metadata?.namespace, o.metadata?.name ?? ''),
-      );
+      const key = templateKey(apiVersion, t.rt.kind ?? '', o.metadata?.namespace, o.metadata?.name ?? '');
+      // A template first seen here (a shared informer already synced) starts its clock now.
+      propagationTracker().changed(key, String(o.metadata?.generation ?? o.metadata?.resourceVersion));
+      this.#queue.add(key);
     }
   }
 
