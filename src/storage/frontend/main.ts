@@ -7,12 +7,18 @@
  *   node src/storage/frontend/main.ts --volume vol1 --size 1073741824 \
  *     --replica n1=10.0.0.1:7401 --replica n2=10.0.0.2:7401 --replica n3=10.0.0.3:7401 \
  *     --ack fastest --durability 2 --port 10809 [--tls on|require --tls-certificates DIR [--tls-verify-peer]]
+ *
+ * With `--hub-kubeconfig FILE [--namespace NS]` it reports its replicas' state, lag and
+ * latency to the Volume's status; without `--replica` flags it also takes the size, ack
+ * mode, durability and replicas from the Volume and its StorageNodes.
  */
 import { parseArgs } from 'node:util';
 import { NbdServer } from '../nbd/nbd-server.ts';
 import { loadTlsDir } from '../nbd/tls-files.ts';
 import { ReplicatedVolume, type AckMode, type ReplicaSpec } from '../volume/replicated-volume.ts';
+import { VolumeReporter } from '../ops/volume-reporter.ts';
 import { parseFrontendArgs } from './args.ts';
+import { hubClient, volumeFromHub } from './from-hub.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,10 +32,29 @@ const { values } = parseArgs({
     tls: { type: 'string', default: 'off' },
     'tls-certificates': { type: 'string' },
     'tls-verify-peer': { type: 'boolean', default: false },
+    'hub-kubeconfig': { type: 'string' },
+    namespace: { type: 'string', default: 'default' },
+    'report-interval-ms': { type: 'string', default: '2000' },
   },
 });
 let config: ReturnType<typeof parseFrontendArgs>;
+let hub: Awaited<ReturnType<typeof hubClient>> | undefined;
+let rules = new Map<string, number>();
 try {
+  const kubeconfig = values['hub-kubeconfig'];
+  if (kubeconfig !== undefined) {
+    hub = await hubClient(kubeconfig);
+    if (values.replica.length === 0 && values.volume !== undefined) {
+      // Everything but the NBD side comes from the Volume and its StorageNodes.
+      const fromHub = await volumeFromHub(hub, values.namespace, values.volume);
+      rules = fromHub.rules;
+      const c = fromHub.config;
+      values.size = String(c.sizeBytes);
+      values.replica = c.replicas.map((r) => `${r.nodeId}=${r.endpoint.host}:${r.endpoint.port}`);
+      values.ack = c.ack;
+      values.durability = String(c.durability);
+    }
+  }
   config = parseFrontendArgs(values);
 } catch (e) {
   process.stderr.write(`meridian volume frontend: ${(e as Error).message}\n`);
@@ -54,8 +79,20 @@ const volume = await ReplicatedVolume.open({
 });
 const server = new NbdServer({ exports: new Map([[config.volume, volume]]), ...(tls ? { tls } : {}) });
 const port = await server.listen(config.port, config.host);
+const reporter =
+  hub === undefined
+    ? undefined
+    : new VolumeReporter(
+        hub,
+        { namespace: values.namespace, name: config.volume },
+        volume,
+        rules,
+        Number(values['report-interval-ms']),
+      );
+await reporter?.report();
 process.stdout.write(JSON.stringify({ port, epoch: volume.epoch }) + '\n');
 const stop = (): void => {
+  reporter?.stop();
   server
     .close()
     .then(() => volume.flush())
