@@ -4,6 +4,8 @@
 //   GET /big?bytes=N  → N bytes, written with backpressure
 //   GET /stall        → an endless body, written with backpressure (a reader that stops reading
 //                       stalls it)
+//   GET /pf?bytes=N with `Connection: Upgrade` → 101, then N raw bytes and end: the data path of
+//                       a port-forward (raw bytes on an upgraded connection)
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -40,6 +42,24 @@ const server = createServer({ cert: readFileSync(certFile), key: readFileSync(ke
     res.end();
   };
   res.on('close', () => (left = 0));
+  pump();
+});
+server.on('upgrade', (req, socket) => {
+  const url = new URL(req.url ?? '/', 'https://x');
+  let left = Number(url.searchParams.get('bytes') ?? 0);
+  socket.on('error', () => socket.destroy());
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: bench\r\n\r\n');
+  const pump = (): void => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        socket.once('drain', pump);
+        return;
+      }
+    }
+    socket.end();
+  };
   pump();
 });
 server.keepAliveTimeout = 60_000;

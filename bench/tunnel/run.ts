@@ -17,6 +17,8 @@
 //            dials out, as the agent does)
 // Measures, per system:
 //   throughput  GET /big of --bytes, MB/s (median of --rounds, systems interleaved)
+//   upgraded    the same bytes over an upgraded connection (101, then raw bytes: the data path
+//               of kubectl port-forward/exec through the tunnel, spliced), MB/s
 //   latency     --requests small GETs over N concurrent streams, p50/p99 in ms (and p50 added
 //               over direct)
 //   stalled     one GET /stall whose reader stops reading; once it is stalled, the small-request
@@ -107,7 +109,7 @@ function get(
   });
 }
 
-async function waitUp(t: Target, agent: Agent, ms = 60_000): Promise<void> {
+async function waitUp(t: Target, agent: Agent, ms = 180_000): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -134,6 +136,31 @@ async function throughput(t: Target, agent: Agent, bytes: number): Promise<numbe
   if (r.status !== 200 || r.bytes !== bytes)
     throw new Error(`${t.name}: got ${r.status}, ${r.bytes} of ${bytes} bytes`);
   return bytes / 1e6 / s;
+}
+
+/** An upgraded connection (as a port-forward's) carrying `bytes` raw bytes from the origin; MB/s. */
+function upgradeThroughput(t: Target, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = request(`${t.base}/pf?bytes=${bytes}`, {
+      ...t.tls,
+      agent: false,
+      headers: { Connection: 'Upgrade', Upgrade: 'bench' },
+    });
+    req.on('upgrade', (_res, socket, head) => {
+      let got = head.length;
+      socket.on('data', (c: Buffer) => (got += c.length));
+      socket.on('end', () => {
+        socket.destroy();
+        if (got !== bytes) reject(new Error(`${t.name}: upgraded stream carried ${got} of ${bytes} bytes`));
+        else resolve(bytes / 1e6 / ((performance.now() - t0) / 1000));
+      });
+      socket.on('error', reject);
+    });
+    req.on('response', (res) => reject(new Error(`${t.name}: no upgrade (${res.statusCode})`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function latency(t: Target, agent: Agent, requests: number, concurrency: number): Promise<number[]> {
@@ -319,6 +346,14 @@ async function main(): Promise<void> {
         log(`throughput ${t.name} round ${r + 1}: ${round(mbps, 1)} MB/s`);
       }
     }
+    const pf = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const t of targets) {
+        const mbps = await upgradeThroughput(t, BYTES);
+        pf.get(t.name)?.push(mbps);
+        log(`upgraded (port-forward path) ${t.name} round ${r + 1}: ${round(mbps, 1)} MB/s`);
+      }
+    }
     const lat: Record<string, Record<string, { p50: number; p99: number }>> = {};
     for (const c of CONCURRENCY) {
       for (const t of targets) {
@@ -431,6 +466,9 @@ async function main(): Promise<void> {
     result['params'] = { bytes: BYTES, rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY };
     result['throughputMBps'] = Object.fromEntries(
       [...tput].map(([k, v]) => [k, { median: med(v), rounds: v.map((x) => round(x, 1)) }]),
+    );
+    result['upgradedThroughputMBps'] = Object.fromEntries(
+      [...pf].map(([k, v]) => [k, { median: med(v), rounds: v.map((x) => round(x, 1)) }]),
     );
     result['latencyMs'] = lat;
     result['addedP50Ms'] = Object.fromEntries(
