@@ -3,14 +3,16 @@
  * version and the APIs it serves (`status.apiEnablements`, read by the scheduler's
  * api-enablement filter). Written with server-side apply under its own field manager
  * (`meridian-agent`) to the Cluster's status subresource — the only Cluster its identity may
- * touch — once at start and again whenever the member's CRDs change. Readiness is not
- * reported here: the hub derives it from the heartbeat Lease.
+ * touch — once at start and again whenever the member's CRDs change. Beside it runs the capacity
+ * report (`resource-summary.ts`). Readiness is not reported here: the hub derives it from the
+ * heartbeat Lease.
  */
 import { API_VERSION, GROUP, Kinds, Plurals, VERSION, type APIEnablement } from '../api/index.ts';
 import type { ApiClient, ResourceType } from '../kube/api-client.ts';
 import type { InformerFactory } from '../kube/informer-factory.ts';
 import type { Logger } from '../kube/log.ts';
 import type { KubeObject } from '../kube/wire.ts';
+import { runSummaryReporter } from './resource-summary.ts';
 
 const CLUSTERS: ResourceType = {
   group: GROUP,
@@ -44,7 +46,10 @@ export async function memberEnablements(member: ApiClient, signal: AbortSignal):
   return out;
 }
 
-/** Reports the member's version and APIs now and after each CRD change, until `signal` aborts. */
+/**
+ * Reports the member's version and APIs now and after each CRD change, and its capacity as it
+ * changes, until `signal` aborts.
+ */
 export async function runStatusReporter(o: {
   readonly cluster: string;
   readonly hub: ApiClient;
@@ -53,6 +58,10 @@ export async function runStatusReporter(o: {
   readonly log: Logger;
   readonly signal: AbortSignal;
 }): Promise<void> {
+  await Promise.all([reportVersionAndApis(o), runSummaryReporter(o)]);
+}
+
+async function reportVersionAndApis(o: Parameters<typeof runStatusReporter>[0]): Promise<void> {
   let dirty = true;
   let wake: (() => void) | undefined;
   const crds = o.memberInformers.informer(CRDS);

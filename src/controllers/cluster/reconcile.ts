@@ -58,7 +58,7 @@ import {
 } from './conditions.ts';
 import { agentLeaseKey, leaseReadiness } from './lease-health.ts';
 import { PROBE_TIMEOUT_MS, discover, groupVersions, probe } from './probe.ts';
-import { computeCapacity, toResourceSummary, type Node, type Pod } from './summary.ts';
+import { computeCapacity, toResourceSummary, type Node, type Pod } from '../../work/summary.ts';
 import {
   DEFAULT_NOT_READY_GRACE_MS,
   DEFAULT_READY_STABILIZATION_MS,

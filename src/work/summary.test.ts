@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseQuantityMilli } from '../../api/index.ts';
+import { parseQuantityMilli } from '../api/index.ts';
 import {
   computeCapacity,
   formatMilli,

@@ -7,8 +7,8 @@
  * - available: allocatable − allocated, never below zero.
  * Pure and exact (integer milli-units); only `cpu`, `memory` and `pods` are summarised.
  */
-import { parseQuantityMilli, type ResourceSummary } from '../../api/index.ts';
-import type { KubeObject } from '../../kube/wire.ts';
+import { parseQuantityMilli, type ResourceSummary } from '../api/index.ts';
+import type { KubeObject } from '../kube/wire.ts';
 
 export const SUMMARY_RESOURCES = ['cpu', 'memory', 'pods'] as const;
 export type SummaryResource = (typeof SUMMARY_RESOURCES)[number];
