@@ -18,6 +18,8 @@ export type Site = {
   readonly address: string;
   /** Address of the host's end of the link: all a site can reach. */
   readonly hostAddress: string;
+  /** The host's end of the link (`ip link set <it> down` cuts the site off silently). */
+  readonly hostInterface: string;
 };
 
 /** Where teardown steps go (run in reverse order by the owner). */
@@ -62,5 +64,5 @@ export async function createSite(cleanup: CleanupSteps, name: string): Promise<S
   await ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${siteAddr}/30`, 'dev', siteIf);
   await ip('netns', 'exec', ns, 'ip', 'link', 'set', siteIf, 'up');
   await ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
-  return { name, ns, address: siteAddr, hostAddress: hostAddr };
+  return { name, ns, address: siteAddr, hostAddress: hostAddr, hostInterface: hostIf };
 }
