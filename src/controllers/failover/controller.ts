@@ -98,6 +98,13 @@ function makeReconciler(
   decisions: FailoverDecisions,
 ): Reconciler {
   const rt = scope === 'Namespaced' ? Resources.ResourceBinding : Resources.ClusterResourceBinding;
+  // What this controller last wrote, per binding, until the store shows a newer binding: a reconcile
+  // that runs before the watch delivers our own write must not decide the same eviction twice.
+  // Bounded by the bindings in flight (an entry goes once the store catches up or the binding goes).
+  const written = new Map<
+    ObjectKey,
+    { readonly staleVersion: string | undefined; readonly evicted: ClusterEviction[] }
+  >();
 
   /** The template's generation, from a shared informer of its type (undefined: unknown). */
   const templateGeneration = async (b: ResourceBinding): Promise<number | undefined> => {
@@ -117,9 +124,15 @@ function makeReconciler(
     name: `failover/${rt.resource}`,
     async reconcile(key: ObjectKey) {
       const b = bindings.get(key);
-      if (b === undefined || b.metadata.deletionTimestamp !== undefined) return {};
+      if (b === undefined || b.metadata.deletionTimestamp !== undefined) {
+        written.delete(key);
+        return {};
+      }
       const application = b.spec.failover?.application;
-      const before = b.spec.evictedClusters ?? [];
+      const mine = written.get(key);
+      if (mine !== undefined && mine.staleVersion !== b.metadata.resourceVersion) written.delete(key);
+      const caughtUp = mine === undefined || mine.staleVersion !== b.metadata.resourceVersion;
+      const before = caughtUp ? (b.spec.evictedClusters ?? []) : mine.evicted;
       const hadCondition = findCondition(b.status?.conditions, APPLICATION_FAILOVER_CONDITION);
       if (application === undefined && before.length === 0 && hadCondition === undefined) return {};
 
@@ -157,6 +170,7 @@ function makeReconciler(
           fieldManager: FAILOVER_FIELD_MANAGER,
           force: true,
         });
+        written.set(key, { staleVersion: b.metadata.resourceVersion, evicted: evictedClusters });
         const purge = application?.purgeMode ?? 'Graciously';
         for (const e of d.added) {
           decisions.inc({ kind: 'application', reason: 'ApplicationUnhealthy', cluster: e.name });
