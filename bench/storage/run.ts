@@ -40,24 +40,38 @@ const { values } = parseArgs({
     // --no-colocate: every replica in its own node process (e.g. to run this harness
     // against code from before co-located replicas existed).
     colocate: { type: 'boolean', default: true },
+    // Only targets / jobs whose name contains one of these (comma-separated substrings).
+    targets: { type: 'string' },
+    jobs: { type: 'string' },
   },
 });
+const only = (names: string | undefined) => (name: string) =>
+  names === undefined || names.split(',').some((n) => name.includes(n));
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 
-const jobs: FioJob[] = [
+const allJobs: FioJob[] = [
   { name: '4k randwrite QD1', rw: 'randwrite', bs: '4k', iodepth: 1 },
   { name: '4k randwrite QD16', rw: 'randwrite', bs: '4k', iodepth: 16 },
   { name: '4k randread QD1', rw: 'randread', bs: '4k', iodepth: 1 },
   { name: '4k randread QD16', rw: 'randread', bs: '4k', iodepth: 16 },
   { name: '1M seq write QD4', rw: 'write', bs: '1m', iodepth: 4 },
 ];
+const jobs = allJobs.filter((j) => only(values.jobs)(j.name));
 
 const allSetups: (Topology & { name: string })[] = [
   { name: 'meridian fastest, 3 local', mode: 'fastest', sizeBytes: SIZE },
   { name: 'meridian quorum, 3 local', mode: 'quorum', sizeBytes: SIZE },
   { name: 'meridian all, 3 local', mode: 'all', sizeBytes: SIZE },
   { name: 'meridian fastest, 1 local + 2 at 30 ms', mode: 'fastest', farDelayMs: 30, sizeBytes: SIZE },
+  {
+    // The same with one reply per write to the remote replicas (before cumulative acks).
+    name: 'meridian fastest, 1 local + 2 at 30 ms, per-write acks',
+    mode: 'fastest',
+    farDelayMs: 30,
+    sizeBytes: SIZE,
+    batchAcks: false,
+  },
   {
     name: 'meridian fastest, 1 local over TCP + 2 at 30 ms',
     mode: 'fastest',
@@ -67,9 +81,11 @@ const allSetups: (Topology & { name: string })[] = [
   },
 ];
 
-const setups = values.colocate
-  ? allSetups
-  : allSetups.filter((s) => s.colocated !== false).map((s) => ({ ...s, colocated: false }));
+const setups = (
+  values.colocate
+    ? allSetups
+    : allSetups.filter((s) => s.colocated !== false).map((s) => ({ ...s, colocated: false }))
+).filter((s) => only(values.targets)(s.name));
 
 type Measured = FioResult & { cpuUsPerIo: number };
 type Cell = { target: string; job: string; runs: Measured[]; base: Measured[] };

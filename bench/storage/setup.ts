@@ -75,6 +75,8 @@ export type Topology = {
   readonly durability?: number;
   readonly sizeBytes: number;
   readonly asyncBatchMs?: number;
+  /** Cumulative acknowledgements to TCP replicas (default true; false: one reply per write). */
+  readonly batchAcks?: boolean;
 };
 
 export type Served = {
@@ -124,6 +126,7 @@ export async function serve(stops: Stops, t: Topology, id: string): Promise<Serv
     ackMode: t.mode,
     durability: t.durability ?? Math.min(2, n),
     ...(t.asyncBatchMs === undefined ? {} : { asyncBatchMs: t.asyncBatchMs }),
+    ...(t.batchAcks === undefined ? {} : { batchAcks: t.batchAcks }),
   });
   stops.add(() => volume.close());
   const server = new NbdServer({ exports: new Map([[id, volume]]) });

@@ -134,3 +134,26 @@ test('volumes beyond capacity are refused', async () => {
     await assert.rejects(client.open('big', 128 * MiB, 1), { code: 'NoSpace' });
   });
 });
+
+test('writeBatch: consecutive writes in one frame apply in order with one answer; a gap fails the batch', async () => {
+  await withNode(async ({ client }) => {
+    await client.open('vb', 4 * MiB, 1);
+    const e = (seq: number, fill: number, offset = (seq - 1) * 4096): WriteEntry => ({
+      epoch: 1,
+      seq,
+      kind: 'data',
+      offset,
+      length: 4096,
+      data: Buffer.alloc(4096, fill),
+    });
+    // seq 3 overwrites seq 1's block: order matters.
+    const pos = await client.writeBatch('vb', 1, [e(1, 0x11), e(2, 0x22), e(3, 0x33, 0)]);
+    assert.equal(pos.appliedSeq, 3);
+    const back = await client.read('vb', 0, 8192);
+    assert.ok(back.subarray(0, 4096).every((b) => b === 0x33));
+    assert.ok(back.subarray(4096).every((b) => b === 0x22));
+    await assert.rejects(client.writeBatch('vb', 1, [e(4, 1), e(6, 1)]), /does not follow/);
+    assert.equal((await client.status('vb')).appliedSeq, 4, 'the entries before the gap applied');
+    await assert.rejects(client.writeBatch('vb', 0, [e(5, 1)]), /stale/);
+  });
+});

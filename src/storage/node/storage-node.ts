@@ -223,6 +223,13 @@ export class StorageNode {
         const v = this.#loaded.get(req.volume) ?? (await this.#existing(req.volume));
         return { op: 'position', position: await v.write(req.epoch, req.entry, req.fua) };
       }
+      case 'writeBatch': {
+        const v = this.#loaded.get(req.volume) ?? (await this.#existing(req.volume));
+        // Each write is appended in this call, in order; one answer once all have applied.
+        const applied = req.entries.map((e) => v.write(req.epoch, e, false));
+        await Promise.all(applied);
+        return { op: 'position', position: v.position };
+      }
       case 'read':
         if (req.length > MAX_DATA)
           throw new StorageError('Invalid', `read of ${req.length} bytes exceeds ${MAX_DATA}`);

@@ -26,6 +26,7 @@ export const Op = {
   rebuildDone: 10,
   resize: 11,
   drop: 12,
+  writeBatch: 13,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -53,6 +54,12 @@ export type Request =
    * (older than `epoch` when a frontend replays log records to a lagging replica).
    */
   | { op: 'write'; volume: string; epoch: number; entry: WriteEntry; fua: boolean }
+  /**
+   * Consecutive plain writes in one frame, applied in order, answered once with the
+   * position after the last (cumulative acknowledgement). Fails as a whole on the first
+   * entry that fails; the entries before it may have applied (the position tells).
+   */
+  | { op: 'writeBatch'; volume: string; epoch: number; entries: readonly WriteEntry[] }
   | { op: 'read'; volume: string; offset: number; length: number }
   | { op: 'flush'; volume: string; epoch: number }
   | { op: 'status'; volume: string }
@@ -120,7 +127,36 @@ function statusOf(code: StorageErrorCode): number {
 }
 
 /** Encodes a request as a list of buffers (header + optional payload, no copy of data). */
+function encodeBatch(id: number, req: Extract<Request, { op: 'writeBatch' }>): Buffer[] {
+  // Header, then per entry its header and its payload by reference (no copy of the data).
+  const head = new BufWriter(64 + Buffer.byteLength(req.volume))
+    .u32(0)
+    .u8(Op.writeBatch)
+    .u32(id)
+    .str(req.volume)
+    .u64(req.epoch)
+    .u32(req.entries.length)
+    .finish();
+  const parts: Buffer[] = [head];
+  let total = head.length - 4;
+  for (const e of req.entries) {
+    const h = new BufWriter(40);
+    writeEntryHeader(h, e);
+    const hb = h.u32(e.data?.length ?? 0).finish();
+    parts.push(hb);
+    total += hb.length;
+    if (e.data !== undefined && e.data.length > 0) {
+      parts.push(e.data);
+      total += e.data.length;
+    }
+  }
+  if (total > MAX_FRAME) throw new StorageError('Invalid', `frame of ${total} bytes exceeds ${MAX_FRAME}`);
+  head.writeUInt32BE(total, 0);
+  return parts;
+}
+
 export function encodeRequest(id: number, req: Request): Buffer[] {
+  if (req.op === 'writeBatch') return encodeBatch(id, req);
   // Every request header fits in 64 bytes plus its volume name: one allocation, no growth.
   const w = new BufWriter(80 + (req.op === 'nodeInfo' ? 0 : Buffer.byteLength(req.volume)))
     .u32(0)
@@ -211,6 +247,21 @@ export function decodeRequest(body: Buffer): { id: number; req: Request } {
       if (data !== undefined && data.length !== h.length)
         throw new StorageError('Protocol', 'write length mismatch');
       return { id, req: { op: 'write', volume, epoch, entry: { ...h, data }, fua } };
+    }
+    case Op.writeBatch: {
+      const volume = r.str();
+      const epoch = r.u64();
+      const count = r.u32();
+      const entries: WriteEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        const h = readEntryHeader(r);
+        const n = r.u32();
+        const data = h.kind === 'data' ? r.bytes(n) : undefined;
+        if (data !== undefined && data.length !== h.length)
+          throw new StorageError('Protocol', 'write length mismatch');
+        entries.push({ ...h, data });
+      }
+      return { id, req: { op: 'writeBatch', volume, epoch, entries } };
     }
     case Op.read:
       return { id, req: { op: 'read', volume: r.str(), offset: r.u64(), length: r.u32() } };

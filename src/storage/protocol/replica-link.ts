@@ -22,6 +22,8 @@ export interface ReplicaLink {
   close(): void;
   open(volume: string, size: number, epoch: number): Promise<ReplicaPosition>;
   write(volume: string, epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition>;
+  /** Consecutive plain writes, one reply (the position after the last). */
+  writeBatch(volume: string, epoch: number, entries: readonly WriteEntry[]): Promise<ReplicaPosition>;
   read(volume: string, offset: number, length: number): Promise<Buffer>;
   flush(volume: string, epoch: number): Promise<ReplicaPosition>;
   status(volume: string): Promise<ReplicaPosition>;

@@ -127,6 +127,9 @@ export class ReplicaClient implements ReplicaLink {
   async write(volume: string, epoch: number, entry: WriteEntry, fua: boolean): Promise<ReplicaPosition> {
     return position(await this.#call({ op: 'write', volume, epoch, entry, fua }));
   }
+  async writeBatch(volume: string, epoch: number, entries: readonly WriteEntry[]): Promise<ReplicaPosition> {
+    return position(await this.#call({ op: 'writeBatch', volume, epoch, entries }));
+  }
   async read(volume: string, offset: number, length: number): Promise<Buffer> {
     const r = await this.#call({ op: 'read', volume, offset, length });
     if (r.op !== 'data') throw new StorageError('Protocol', `expected data, got ${r.op}`);
