@@ -19,13 +19,13 @@ import { CLUSTERS } from '../../src/controllers/members/registry.ts';
 import { Resources } from '../../src/controllers/resources.ts';
 import { ApiClient } from '../../src/kube/api-client.ts';
 import { InformerFactory } from '../../src/kube/informer-factory.ts';
-import type { Logger } from '../../src/kube/log.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
 import { startEnvironment, type ClusterInfo, type Environment } from '../../src/testenv/environment.ts';
 import { CRASH_LOOP_LABEL } from '../../src/testenv/kwok-config.ts';
 import { eventually } from '../support/eventually.ts';
 import { meridian } from '../support/meridian.ts';
+import { logJson, tailLogger } from '../support/log.ts';
 
 const run = randomBytes(3).toString('hex');
 /** Generous: the machine is shared and slow. */
@@ -42,27 +42,7 @@ const SETTINGS: ControllerSettings = {
   evictionTimeoutMs: 600_000,
 };
 
-let lines: string[] = [];
-const remember = (level: string, o: object, m?: string): void => {
-  lines.push(`${new Date().toISOString()} ${level} ${m ?? ''} ${safeJson(o)}`);
-  if (lines.length > 4000) lines = lines.slice(-2000);
-};
-const log: Logger = {
-  debug: () => {},
-  info: (o, m) => remember('INFO', o, m),
-  warn: (o, m) => remember('WARN', o, m),
-  error: (o, m) => {
-    remember('ERROR', o, m);
-    process.stderr.write(`[failover-app-test] ERROR ${m ?? ''} ${safeJson(o)}\n`);
-  },
-};
-function safeJson(o: unknown): string {
-  try {
-    return JSON.stringify(o, (_k, v: unknown) => (v instanceof Error ? v.message : v));
-  } catch {
-    return String(o);
-  }
-}
+const log = tailLogger('failover-app-test');
 
 let env: Environment;
 let hub: ApiClient;
@@ -131,7 +111,7 @@ function waitFor<K extends { metadata: { name?: string } }>(
     };
     const timer = setTimeout(() => {
       done.abort();
-      reject(new Error(`timed out waiting for ${key}: ${what}; last seen ${safeJson(store.get(key))}`));
+      reject(new Error(`timed out waiting for ${key}: ${what}; last seen ${logJson(store.get(key))}`));
     }, timeoutMs);
     store.subscribe((c) => {
       if (c.key === key) check();
@@ -158,7 +138,7 @@ async function expectEvent(name: string, namespace: string, reason: string, note
       const ev = await eventsAbout(name, namespace);
       assert.ok(
         ev.some((e) => e.reason === reason && note.test(e.note)),
-        `${reason} ${note} on ${name}: ${safeJson(ev)}`,
+        `${reason} ${note} on ${name}: ${logJson(ev)}`,
       );
     },
     { timeoutMs: WAIT_MS },
@@ -262,7 +242,7 @@ async function deployWeb(
   await eventually(
     async () => {
       const b = bindings.get(objectKey(ns, binding));
-      assert.ok(expected(b), `placement: ${safeJson(b?.spec.clusters)}`);
+      assert.ok(expected(b), `placement: ${logJson(b?.spec.clusters)}`);
       assert.equal((await hubDeployment(ns)).status?.readyReplicas, replicas);
     },
     { timeoutMs: WAIT_MS },
@@ -334,7 +314,7 @@ function logged(body: () => Promise<void>): () => Promise<void> {
     try {
       await body();
     } catch (err) {
-      process.stderr.write(`[failover-app-test] controller log tail:\n${lines.slice(-400).join('\n')}\n`);
+      process.stderr.write(`[failover-app-test] controller log tail:\n${log.tail(400)}\n`);
       throw err;
     }
   };
@@ -389,7 +369,7 @@ describe('application failover', () => {
             gracePeriodSeconds: 600,
           },
         },
-        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+        (b) => logJson(replicasOf(b)) === '[2,2,2]',
       );
       const key = objectKey(w.ns, w.binding);
       // When the placement first changes, and whether the binding said it was tolerating first.
@@ -401,7 +381,7 @@ describe('application failover', () => {
         const conds = c.object.status?.conditions ?? [];
         if (conds.some((x) => x.type === 'ApplicationFailover' && x.reason === 'Tolerating'))
           sawTolerating = true;
-        if (movedAt === undefined && safeJson(replicasOf(c.object)) !== '[2,2,2]') movedAt = Date.now();
+        if (movedAt === undefined && logJson(replicasOf(c.object)) !== '[2,2,2]') movedAt = Date.now();
       }, seen.signal);
       const t0 = Date.now();
       await crashLoop(sick, w.ns);
@@ -508,7 +488,7 @@ describe('application failover holds', () => {
             purgeMode: 'Graciously',
           },
         },
-        (b) => safeJson(replicasOf(b)) === '[1,1,1]',
+        (b) => logJson(replicasOf(b)) === '[1,1,1]',
       );
       const key = objectKey(w.ns, w.binding);
       // All at once: the first must not fall due before the last is unhealthy too.
@@ -545,7 +525,7 @@ describe('rebalancing', () => {
           },
         },
         { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
-        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+        (b) => logJson(replicasOf(b)) === '[2,2,2]',
       );
       const key = objectKey(w.ns, w.binding);
       const thaw = freeze(lost);
@@ -556,7 +536,7 @@ describe('rebalancing', () => {
           key,
           'failed over',
           (b) =>
-            safeJson(b?.spec.clusters?.map((c) => c.name)) === safeJson(names(rest)) &&
+            logJson(b?.spec.clusters?.map((c) => c.name)) === logJson(names(rest)) &&
             !b?.spec.gracefulEvictionTasks?.length,
         );
       } finally {
@@ -567,7 +547,7 @@ describe('rebalancing', () => {
       const seen = new AbortController();
       const record = (b: ResourceBinding | undefined) => {
         const p = Object.fromEntries((b?.spec.clusters ?? []).map((c) => [c.name, c.replicas]));
-        if (safeJson(placements.at(-1)) !== safeJson(p)) placements.push(p);
+        if (logJson(placements.at(-1)) !== logJson(p)) placements.push(p);
       };
       record(bindings.get(key));
       bindings.subscribe((c) => c.key === key && record(c.object), seen.signal);
@@ -586,11 +566,11 @@ describe('rebalancing', () => {
           (s, n) => s + Math.max(0, (a[n] ?? 0) - (b[n] ?? 0)),
           0,
         );
-        assert.ok(moved <= 1, `one replica per step: ${safeJson(a)} → ${safeJson(b)}`);
+        assert.ok(moved <= 1, `one replica per step: ${logJson(a)} → ${logJson(b)}`);
         const total = Object.values(b).reduce((s, n) => s + n, 0);
-        assert.equal(total, 6, `never more or fewer than 6 placed: ${safeJson(b)}`);
+        assert.equal(total, 6, `never more or fewer than 6 placed: ${logJson(b)}`);
       }
-      assert.ok(placements.length >= 3, `took steps: ${safeJson(placements)}`);
+      assert.ok(placements.length >= 3, `took steps: ${logJson(placements)}`);
       await expectEvent(
         w.binding,
         w.ns,
@@ -624,7 +604,7 @@ describe('faults during application failover', () => {
             gracePeriodSeconds: 600,
           },
         },
-        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+        (b) => logJson(replicasOf(b)) === '[2,2,2]',
       );
       const key = objectKey(w.ns, w.binding);
       await crashLoop(sick, w.ns);
@@ -717,7 +697,7 @@ describe('faults during cluster failover and rebalancing', () => {
           },
         },
         { cluster: { purgeMode: 'Graciously', gracePeriodSeconds: 600 } },
-        (b) => safeJson(replicasOf(b)) === '[2,2,2]',
+        (b) => logJson(replicasOf(b)) === '[2,2,2]',
       );
       const key = objectKey(w.ns, w.binding);
       const clusterKey = objectKey(undefined, lost.name);
@@ -748,7 +728,7 @@ describe('faults during cluster failover and rebalancing', () => {
           key,
           'failed over, graceful eviction ended',
           (b) =>
-            safeJson(b?.spec.clusters?.map((c) => c.name)) === safeJson(names(rest)) &&
+            logJson(b?.spec.clusters?.map((c) => c.name)) === logJson(names(rest)) &&
             !b?.spec.gracefulEvictionTasks?.length,
         );
         for (const m of rest) {

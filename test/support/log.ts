@@ -30,3 +30,26 @@ export function testLogger(tag: string, onLine?: (line: string) => void): Logger
     error: line('ERROR', true),
   };
 }
+
+/**
+ * A logger that keeps the last `max` info/warn/error lines in memory (bounded) and writes only
+ * errors to stderr: for long fault-injection suites whose logs are worth reading only when
+ * something failed (`tail(n)` in the failure message).
+ */
+export function tailLogger(tag: string, max = 2_000): Logger & { tail(n: number): string } {
+  let lines: string[] = [];
+  const keep = (level: string) => (o: object, m?: string) => {
+    lines.push(`${new Date().toISOString()} ${level} ${m ?? ''} ${logJson(o)}`);
+    if (lines.length > 2 * max) lines = lines.slice(-max);
+  };
+  return {
+    debug: () => {},
+    info: keep('INFO'),
+    warn: keep('WARN'),
+    error: (o, m) => {
+      keep('ERROR')(o, m);
+      process.stderr.write(`[${tag}] ERROR ${m ?? ''} ${logJson(o)}\n`);
+    },
+    tail: (n) => lines.slice(-n).join('\n'),
+  };
+}
