@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
+import { AGENT_GROUP, agentUser } from '../api/agent-identity.ts';
 import { silentLogger, type Logger } from '../kube/log.ts';
 import type { Identity } from '../tunnel/http.ts';
 import { TunnelSession, type SessionOptions } from '../tunnel/session.ts';
@@ -75,6 +76,10 @@ export interface Gateway {
   /** Closes agent tunnels, client connections and the listener. */
   close(): Promise<void>;
 }
+
+/** A pull-mode agent's hub identity (its user name or its group), never a proxy user. */
+const isAgentIdentity = (id: Identity): boolean =>
+  id.user.startsWith(agentUser('')) || id.groups.includes(AGENT_GROUP);
 
 /** Where agents connect: `/tunnel/v1/clusters/<name>` (WebSocket). */
 export const TUNNEL_PATH_PREFIX = '/tunnel/v1/clusters/';
@@ -179,10 +184,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           reason: 'Unauthorized',
           message: 'a client certificate signed by the hub CA is required',
         };
-      return {
-        ok: true,
-        target: { cluster: r.cluster, path: r.path, identity: id, via: 'direct', verb: proxyVerb(method) },
+      const target: Target = {
+        cluster: r.cluster,
+        path: r.path,
+        identity: id,
+        via: 'direct',
+        verb: proxyVerb(method),
       };
+      // An agent's certificate (hub CA, issued for its tunnel) must not double as a user
+      // certificate: it would reach every member's API server as a user the agent impersonates.
+      if (isAgentIdentity(id))
+        return {
+          ok: false,
+          code: 403,
+          reason: 'Forbidden',
+          message: `"${id.user}" is an agent identity (group ${AGENT_GROUP}): agent certificates open tunnels and are not accepted as users of the cluster proxy`,
+          audit: target,
+        };
+      return { ok: true, target };
     }
     if (r?.kind === 'peer') {
       const id = peers?.authenticate(req);
