@@ -10,8 +10,8 @@
  *   installed there); without, the host cluster itself through the controllers'
  *   ServiceAccount (in-cluster address, CA and token file).
  * - `meridian-gateway-tls`: a CA and a serving certificate for the gateway (`serving-ca.crt`
- *   is what agents trust), and `ca.crt`, the CA of the hub's client certificates.
- * - `meridian-agent-tokens`: agent credentials by cluster name (empty at first).
+ *   is what agents trust), and `ca.crt`, the CA of the hub's client certificates (users' and
+ *   agents').
  *
  * Exit codes: 0 installed; 1 usage (missing or unreadable kubeconfig, bad option); 2 the
  * cluster could not be reached or refused a write.
@@ -269,8 +269,6 @@ export async function runInit(opts: Options, print: (line: string) => void): Pro
         secrets.push(secret(ns, 'meridian-hub-kubeconfig', { kubeconfig: hubKubeconfig }));
       if (!(await secretExists(host, ns, 'meridian-gateway-tls')))
         secrets.push(secret(ns, 'meridian-gateway-tls', await gatewayTls(ns, opts.gatewayHost, caOf(hubKc))));
-      if (!(await secretExists(host, ns, 'meridian-agent-tokens')))
-        secrets.push(secret(ns, 'meridian-agent-tokens', {}));
       await applyAll(host, [...secrets, ...rest], print);
     } catch (err) {
       throw clusterError(err, 'host cluster', hostServer);

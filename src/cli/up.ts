@@ -205,6 +205,11 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
           '--no-leader-elect',
           '--metrics-port',
           String(ports.controllersMetrics),
+          // The hub CA signs pull-mode agents' certificates (`meridian join --mode Pull`).
+          '--agent-signing-cert-file',
+          hub.caPath,
+          '--agent-signing-key-file',
+          join(hub.dir, 'pki', 'ca.key'),
         ],
       });
       await waitUntilHealthy({ url: `http://127.0.0.1:${ports.controllersMetrics}/readyz` }, proc);
@@ -233,6 +238,10 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
           cert.keyPath,
           '--client-ca-file',
           hub.caPath,
+          // Agents are admitted by their hub-issued certificates (revocation watched on the
+          // hub); the token directory is the test-only pre-shared alternative.
+          '--hub-kubeconfig',
+          hub.kubeconfig,
           '--agent-token-dir',
           tokenDir,
           '--bind-address',
