@@ -41,6 +41,11 @@ export async function dialGateway(opts: DialOptions): Promise<FrameTransport> {
     headers: opts.token === undefined || opts.token === '' ? {} : { authorization: `Bearer ${opts.token}` },
     perMessageDeflate: false,
     maxPayload: 1 << 20,
+    // An all-zero mask, which `ws` (≥ 8.2) recognises and skips: otherwise every byte the agent
+    // sends — every response body — is copied and XORed in JavaScript. RFC 6455 masking keeps
+    // a client's bytes from being read as HTTP by caching proxies on the path; inside TLS no
+    // intermediary sees them, and it never gave confidentiality, so a constant mask loses nothing.
+    generateMask: (mask: Buffer) => mask.fill(0),
     handshakeTimeout: opts.timeoutMs ?? 15_000,
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
     ...(opts.clientCert === undefined ? {} : { cert: opts.clientCert.cert, key: opts.clientCert.key }),
