@@ -103,9 +103,13 @@ type SeqWaiter = { seq: number; resolve: () => void; reject: (e: Error) => void 
 type RoomWaiter = { bytes: number; resolve: () => void; reject: (e: Error) => void };
 
 const CATCH_UP_BATCH = 4 * 1024 * 1024;
-/** Bounds of one cumulative-ack batch to a TCP replica. */
+/**
+ * Bounds of one cumulative-ack batch to a TCP replica. Small: a node applies nothing of a
+ * frame before all of it arrived, so large writes batched together lose their pipelining
+ * (1 MiB writes in 4 MiB batches streamed 40% slower); a large write goes alone.
+ */
 const BATCH_MAX_WRITES = 256;
-const BATCH_MAX_BYTES = 4 * 1024 * 1024;
+const BATCH_MAX_BYTES = 256 * 1024;
 /** Rebuild copy unit: writes to the chunk being copied wait about one source read. */
 const REBUILD_CHUNK = 1024 * 1024;
 
