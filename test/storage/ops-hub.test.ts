@@ -25,10 +25,14 @@ const ns = `storage-${randomBytes(3).toString('hex')}`;
 const cleanup = new Cleanup();
 let hub: ApiClient;
 const nodes = new Map<string, number>(); // id → port
+const kills = new Map<string, () => Promise<void>>();
+/** The nodes `volumes create db` chose (two of the three eu nodes, and us-1). */
+let chosen: string[] = [];
 
 const NODES = [
   { id: 'eu-1', labels: 'region=eu,site=fra' },
   { id: 'eu-2', labels: 'region=eu,site=ams' },
+  { id: 'eu-3', labels: 'region=eu,site=cdg' },
   { id: 'us-1', labels: 'region=us,site=iad' },
   { id: 'ap-1', labels: 'region=apac,provider=cheapcloud' },
 ];
@@ -63,7 +67,9 @@ describe('storage operations through the hub', () => {
     });
     for (const n of NODES) {
       const dir = await tempDir(cleanup, `meridian-ops-${n.id}-`);
-      nodes.set(n.id, (await spawnNode(cleanup, { id: n.id, dir, labels: n.labels })).port);
+      const proc = await spawnNode(cleanup, { id: n.id, dir, labels: n.labels });
+      nodes.set(n.id, proc.port);
+      kills.set(n.id, proc.kill);
     }
   });
 
@@ -119,7 +125,10 @@ describe('storage operations through the hub', () => {
     };
     assert.equal(created.phase, 'Placed');
     assert.equal(created.sizeBytes, 64 * MiB);
-    assert.deepEqual(created.replicas.map((x) => x.node).sort(), ['eu-1', 'eu-2', 'us-1']);
+    chosen = created.replicas.map((x) => x.node).sort();
+    assert.equal(chosen.length, 3);
+    assert.equal(chosen.filter((x) => x.startsWith('eu-')).length, 2);
+    assert.ok(chosen.includes('us-1'));
     const v = await hub.get<Volume & KubeObject>(StorageResources.Volume, { namespace: ns, name: 'db' });
     assert.equal(v.status?.placement?.find((p) => p.node === 'ap-1')?.verdict, 'rejected');
 
@@ -152,7 +161,7 @@ describe('storage operations through the hub', () => {
     assert.match(dup.stderr, /volume db already exists/);
   });
 
-  test('a frontend serving the volume from the hub reports lag and latency; storage nodes and volumes list show them', async () => {
+  test('a frontend serving the volume from the hub reports lag and latency, and rebuilds a lost replica on the spare allowed node; storage nodes and volumes list show it', async () => {
     const fe = await spawnFrontend(cleanup, [
       '--volume',
       'db',
@@ -162,6 +171,8 @@ describe('storage operations through the hub', () => {
       ns,
       '--report-interval-ms',
       '200',
+      '--replace-lost-after-ms',
+      '500',
     ]);
     await run('qemu-io', [
       '-f',
@@ -209,10 +220,10 @@ describe('storage operations through the hub', () => {
     ).items;
     assert.deepEqual(
       items.map((n) => n.name),
-      ['ap-1', 'eu-1', 'eu-2', 'us-1'],
+      ['ap-1', 'eu-1', 'eu-2', 'eu-3', 'us-1'],
     );
     assert.deepEqual(items.find((n) => n.name === 'ap-1')?.replicas, []);
-    for (const id of ['eu-1', 'eu-2', 'us-1']) {
+    for (const id of chosen) {
       const n = items.find((x) => x.name === id);
       assert.equal(n?.health, 'ok');
       assert.ok(typeof n?.rttMs === 'number');
@@ -228,9 +239,9 @@ describe('storage operations through the hub', () => {
     const [nodeTable, replicaTable] = table.stdout.split('\n\n');
     assert.deepEqual(
       tableRows(nodeTable ?? '').map((r) => r['NODE']),
-      ['ap-1', 'eu-1', 'eu-2', 'us-1'],
+      ['ap-1', 'eu-1', 'eu-2', 'eu-3', 'us-1'],
     );
-    const eu1 = tableRows(replicaTable ?? '').find((r) => r['NODE'] === 'eu-1');
+    const eu1 = tableRows(replicaTable ?? '').find((r) => r['NODE'] === chosen[0]);
     assert.equal(eu1?.['VOLUME'], 'db');
     assert.equal(eu1?.['STATE'], 'in-sync');
     assert.equal(eu1?.['LAG'], '0');
@@ -242,6 +253,64 @@ describe('storage operations through the hub', () => {
     assert.equal(row?.['SIZE'], '64Mi');
     assert.equal(row?.['PHASE'], 'Placed');
     assert.equal(row?.['ACK'], 'fastest');
+
+    // A chosen eu node lost for good: the frontend rebuilds its replica on the spare eu
+    // node (never on ap-1: forbidden), and reports the new membership to the hub.
+    const lost = chosen.find((x) => x.startsWith('eu-')) as string;
+    const spare = ['eu-1', 'eu-2', 'eu-3'].find((x) => !chosen.includes(x)) as string;
+    await kills.get(lost)?.();
+    await run('qemu-io', [
+      '-f',
+      'raw',
+      `nbd://127.0.0.1:${fe.port}/db`,
+      '-c',
+      'write -P 0x45 4M 4M',
+      '-c',
+      'flush',
+    ]);
+    await eventually(
+      async () => {
+        const got = await hub.get<Volume & KubeObject>(StorageResources.Volume, {
+          namespace: ns,
+          name: 'db',
+        });
+        const reps = got.status?.replicas ?? [];
+        const names = reps.map((x) => x.node).sort();
+        assert.deepEqual(
+          names,
+          chosen
+            .filter((x) => x !== lost)
+            .concat(spare)
+            .sort(),
+        );
+        assert.ok(reps.every((x) => x.state === 'in-sync' && x.rebuilding === false));
+        assert.ok((got.status?.epoch ?? 0) > (v.status?.epoch ?? 0), 'the epoch moved on');
+      },
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    const check = await run('qemu-io', [
+      '-f',
+      'raw',
+      '-r',
+      `nbd://127.0.0.1:${fe.port}/db`,
+      '-c',
+      'read -P 0x44 0 4M',
+      '-c',
+      'read -P 0x45 4M 4M',
+    ]);
+    assert.doesNotMatch(check.stdout, /Pattern verification failed|error/i);
+    const after = JSON.parse((await cli('storage', 'nodes', '-o', 'json')).stdout) as {
+      items: { name: string; health: string; replicas: { volume: string; onNode: string }[] }[];
+    };
+    assert.equal(after.items.find((n) => n.name === lost)?.health, 'unreachable');
+    assert.deepEqual(
+      after.items.find((n) => n.name === spare)?.replicas.map((r) => [r.volume, r.onNode]),
+      [['db', 'present']],
+    );
+    chosen = chosen
+      .filter((x) => x !== lost)
+      .concat(spare)
+      .sort();
     await fe.kill();
   });
 
@@ -266,7 +335,7 @@ describe('storage operations through the hub', () => {
 
     const del = await cli('volumes', 'delete', 'db');
     assert.equal(del.code, 0, del.stderr);
-    for (const id of ['eu-1', 'eu-2', 'us-1']) assert.equal((await info(id)).volumes, 0, id);
+    for (const id of chosen) assert.equal((await info(id)).volumes, 0, id);
     const list = await cli('volumes', 'list', '-o', 'json');
     assert.deepEqual((JSON.parse(list.stdout) as { items: unknown[] }).items, []);
     const missing = await cli('volumes', 'delete', 'db');

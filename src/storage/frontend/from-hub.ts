@@ -5,6 +5,7 @@ import { ApiClient } from '../../kube/api-client.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { StorageError } from '../errors.ts';
 import { StorageResources } from '../ops/resources.ts';
+import type { StorageNodeRef } from '../volume/replica-replacer.ts';
 import type { FrontendConfig } from './args.ts';
 
 /** The hub client for a frontend's `--hub-kubeconfig`. */
@@ -25,6 +26,7 @@ export async function volumeFromHub(
 ): Promise<{
   config: Pick<FrontendConfig, 'volume' | 'sizeBytes' | 'replicas' | 'ack' | 'durability'>;
   rules: Map<string, number>;
+  policy: Volume['spec']['policy'];
 }> {
   const v = await hub.get<Volume & KubeObject>(StorageResources.Volume, { namespace, name });
   const placed = v.status?.replicas ?? [];
@@ -49,5 +51,12 @@ export async function volumeFromHub(
       durability: v.spec.durability,
     },
     rules: new Map(placed.map((r) => [r.node, r.rule])),
+    policy: v.spec.policy,
   };
+}
+
+/** The pool's storage nodes and their endpoints, as the hub lists them now. */
+export async function poolFromHub(hub: ApiClient, namespace: string): Promise<StorageNodeRef[]> {
+  const nodes = (await hub.list<StorageNode & KubeObject>(StorageResources.StorageNode, { namespace })).items;
+  return nodes.map((n) => ({ nodeId: n.metadata.name ?? '', endpoint: n.spec.endpoint }));
 }

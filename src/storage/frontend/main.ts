@@ -16,9 +16,12 @@ import { parseArgs } from 'node:util';
 import { NbdServer } from '../nbd/nbd-server.ts';
 import { loadTlsDir } from '../nbd/tls-files.ts';
 import { ReplicatedVolume, type AckMode, type ReplicaSpec } from '../volume/replicated-volume.ts';
+import type { ApiClient } from '../../kube/api-client.ts';
+import type { VolumePolicy } from '../placement/policy.ts';
 import { VolumeReporter } from '../ops/volume-reporter.ts';
+import { ReplicaReplacer } from '../volume/replica-replacer.ts';
 import { parseFrontendArgs } from './args.ts';
-import { hubClient, volumeFromHub } from './from-hub.ts';
+import { hubClient, poolFromHub, volumeFromHub } from './from-hub.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,11 +38,13 @@ const { values } = parseArgs({
     'hub-kubeconfig': { type: 'string' },
     namespace: { type: 'string', default: 'default' },
     'report-interval-ms': { type: 'string', default: '2000' },
+    'replace-lost-after-ms': { type: 'string' },
   },
 });
 let config: ReturnType<typeof parseFrontendArgs>;
 let hub: Awaited<ReturnType<typeof hubClient>> | undefined;
 let rules = new Map<string, number>();
+let policy: VolumePolicy | undefined;
 try {
   const kubeconfig = values['hub-kubeconfig'];
   if (kubeconfig !== undefined) {
@@ -48,6 +53,7 @@ try {
       // Everything but the NBD side comes from the Volume and its StorageNodes.
       const fromHub = await volumeFromHub(hub, values.namespace, values.volume);
       rules = fromHub.rules;
+      policy = fromHub.policy;
       const c = fromHub.config;
       values.size = String(c.sizeBytes);
       values.replica = c.replicas.map((r) => `${r.nodeId}=${r.endpoint.host}:${r.endpoint.port}`);
@@ -79,6 +85,27 @@ const volume = await ReplicatedVolume.open({
 });
 const server = new NbdServer({ exports: new Map([[config.volume, volume]]), ...(tls ? { tls } : {}) });
 const port = await server.listen(config.port, config.host);
+// With the hub as directory: a replica lost for longer than --replace-lost-after-ms is
+// rebuilt on another node of the pool that the policy allows (docs/storage.md).
+const lostAfter = values['replace-lost-after-ms'];
+const replacer =
+  hub === undefined || policy === undefined || lostAfter === undefined
+    ? undefined
+    : new ReplicaReplacer({
+        volume,
+        policy,
+        sizeBytes: config.sizeBytes,
+        rules,
+        nodes: () => poolFromHub(hub as ApiClient, values.namespace),
+        lostAfterMs: Number(lostAfter),
+        onDecision: (d) => {
+          const verdict = d.placement.ok ? `→ ${d.placement.replicas[0]?.nodeId ?? '?'}` : d.placement.reason;
+          const outcome =
+            d.result === undefined ? 'refused' : d.result === 'rebuilt' ? 'rebuilt' : d.result.error;
+          process.stderr.write(`replica ${d.lost} lost: ${verdict}: ${outcome}\n`);
+          void reporter?.report();
+        },
+      });
 const reporter =
   hub === undefined
     ? undefined
@@ -86,13 +113,14 @@ const reporter =
         hub,
         { namespace: values.namespace, name: config.volume },
         volume,
-        rules,
+        () => replacer?.rules ?? rules,
         Number(values['report-interval-ms']),
       );
 await reporter?.report();
 process.stdout.write(JSON.stringify({ port, epoch: volume.epoch }) + '\n');
 const stop = (): void => {
   reporter?.stop();
+  replacer?.stop();
   server
     .close()
     .then(() => volume.flush())

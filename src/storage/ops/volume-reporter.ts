@@ -12,13 +12,14 @@ export const FRONTEND_MANAGER = 'meridian-volume-frontend';
  * Publishes a volume frontend's view to its Volume's status every `intervalMs`: epoch,
  * head seq and per replica its state, applied seq, lag and write latency (EWMA and p99).
  * At most one write in flight (a slow hub skips reports, it does not queue them); a
- * failed write is retried at the next tick. `rules` keeps each replica's placement rule.
+ * failed write is retried at the next tick. `rules` gives each replica's placement rule
+ * (they change when a lost replica is rebuilt elsewhere).
  */
 export class VolumeReporter {
   readonly #hub: ApiClient;
   readonly #ref: { namespace: string; name: string };
   readonly #volume: ReplicatedVolume;
-  readonly #rules: ReadonlyMap<string, number>;
+  readonly #rules: () => ReadonlyMap<string, number>;
   readonly #timer: NodeJS.Timeout;
   #inFlight: Promise<void> | undefined;
   lastError: unknown;
@@ -27,7 +28,7 @@ export class VolumeReporter {
     hub: ApiClient,
     ref: { namespace: string; name: string },
     volume: ReplicatedVolume,
-    rules: ReadonlyMap<string, number>,
+    rules: () => ReadonlyMap<string, number>,
     intervalMs = 2000,
   ) {
     this.#hub = hub;
@@ -58,7 +59,7 @@ export class VolumeReporter {
         reportedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         replicas: s.replicas.map((r) => ({
           node: r.nodeId,
-          rule: this.#rules.get(r.nodeId) ?? 0,
+          rule: this.#rules().get(r.nodeId) ?? 0,
           state: r.state,
           appliedSeq: r.appliedSeq,
           lagWrites: r.lagWrites,

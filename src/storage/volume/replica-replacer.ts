@@ -13,8 +13,8 @@ export type ReplacerOptions = {
   readonly sizeBytes: number;
   /** Which policy rule each current replica fills (from the placement that created the volume). */
   readonly rules: ReadonlyMap<string, number>;
-  /** Storage nodes known to the control plane, members included (they are skipped). */
-  readonly nodes: () => readonly StorageNodeRef[];
+  /** Storage nodes known to the control plane, members included (they are skipped); asked at each decision. */
+  readonly nodes: () => readonly StorageNodeRef[] | Promise<readonly StorageNodeRef[]>;
   /** A replica down (or diverged, or needing a rebuild) this long is lost: it is replaced. */
   readonly lostAfterMs: number;
   /** Bounds a node's `nodeInfo` answer; an unreachable node is a candidate with health `unreachable`. */
@@ -45,6 +45,11 @@ const LOST_STATES: readonly ReplicaState[] = ['down', 'diverged', 'needs-rebuild
 export class ReplicaReplacer {
   readonly #o: ReplacerOptions;
   readonly #rules: Map<string, number>;
+
+  /** Which policy rule each current replica fills (updated by every rebuild). */
+  get rules(): ReadonlyMap<string, number> {
+    return this.#rules;
+  }
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
@@ -91,7 +96,13 @@ export class ReplicaReplacer {
   /** Places and rebuilds one lost replica; false if placement refused or the rebuild failed. */
   async #replace(lost: string): Promise<boolean> {
     const members = new Set(this.#o.volume.status().replicas.map((r) => r.nodeId));
-    const nodes = this.#o.nodes().filter((n) => !members.has(n.nodeId));
+    let known: readonly StorageNodeRef[];
+    try {
+      known = await this.#o.nodes();
+    } catch {
+      return false; // the directory (the hub) is unreachable: retried with backoff
+    }
+    const nodes = known.filter((n) => !members.has(n.nodeId));
     const candidates = await Promise.all(nodes.map((n) => this.#probe(n)));
     const ruleIndex = this.#rules.get(lost) ?? 0;
     const rule = this.#o.policy.replicas[ruleIndex];
