@@ -339,6 +339,55 @@ describe('meridian up and meridian dev clusters', () => {
       agent.kill('SIGTERM');
       await agentExited;
     }
+  });
+
+  test('a pull-mode cluster joins the local hub: its agent is issued a certificate and turns it Ready', async () => {
+    const joined = await meridian(['join', 'edge-2', '--mode', 'Pull', '--hub-kubeconfig', state.kubeconfig]);
+    assert.equal(joined.code, 0, joined.stdout + joined.stderr);
+    const token = /bootstrap token: (\S+)/.exec(joined.stdout)?.[1];
+    assert.ok(token, joined.stdout);
+    const certDir = await mkdtemp(join(tmpdir(), 'meridian-agent-'));
+    const agent = spawn(
+      process.execPath,
+      [
+        cli,
+        'agent',
+        '--cluster',
+        'edge-2',
+        '--gateway',
+        state.gatewayUrl,
+        '--gateway-ca-file',
+        state.caPath,
+        '--hub-server',
+        state.hubServer,
+        '--cert-dir',
+        certDir,
+        '--bootstrap-token',
+        token,
+        '--kubeconfig',
+        join(dataDir, 'dev-clusters', 'env', 'us-east', 'admin.kubeconfig'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const agentExited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
+    try {
+      await eventually(async () => {
+        const c = await meridian(['clusters', 'edge-2', '-o', 'json', '--kubeconfig', state.kubeconfig]);
+        assert.equal(c.code, 0, c.stderr);
+        const [item] = (JSON.parse(c.stdout) as { items: { mode: string; ready: { status: string } }[] })
+          .items;
+        assert.deepEqual([item?.mode, item?.ready.status], ['Pull', 'True']);
+        const text = await (await fetch(state.gatewayMetricsUrl)).text();
+        assert.equal(sample(text, 'meridian_gateway_agents_connected{cluster="edge-2"}'), 1);
+      }, WAIT);
+    } finally {
+      agent.kill('SIGTERM');
+      await agentExited;
+      await rm(certDir, { recursive: true, force: true });
+    }
+  });
+
+  test('dev clusters down and Ctrl-C leave nothing running', async () => {
     const down = await meridian(['dev', 'clusters', 'down', '--data-dir', dataDir]);
     assert.equal(down.code, 0, down.stderr);
     assert.ok(up);
