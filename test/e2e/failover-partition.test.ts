@@ -158,6 +158,15 @@ async function memberPods(i: number): Promise<number> {
 const hubDeployment = () =>
   json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
 
+/** `p`, or a rejection naming `what` after `ms`. */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** Milliseconds since `t0`, for the measured timeline. */
 const since = (t0: number) => Date.now() - t0;
 
@@ -310,9 +319,31 @@ describe('silent partition of a pull-mode agent', { skip: unavailable }, () => {
       );
 
       // The partition: the host end of the agent's link goes down. Nothing is closed.
+      const sessions = gateway.agents.connections(PULL).map((c) => c.session);
+      assert.ok(sessions.length > 0, 'the agent is connected before the cut');
       await link('down');
       const t0 = Date.now();
       const timeline: Record<string, number> = {};
+      // Watched from now on, so each step's time is its own, not the previous wait's.
+      const stamp =
+        (what: string) =>
+        <T>(x: T): T => {
+          timeline[what] = since(t0);
+          return x;
+        };
+      const notReady = waitForCluster(PULL, 'NotReady', (c) => readyOf(c)?.status === 'False').then(stamp('Ready=False')); // prettier-ignore
+      const taint = waitForCluster(PULL, 'tainted', tainted).then(stamp('tainted'));
+      for (const p of [notReady, taint]) p.catch(() => {}); // awaited below
+      // Silent, not a clean close: the gateway ends the tunnel because its pings go unanswered.
+      const ended = await within(60_000, 'the gateway to end the tunnel', Promise.all(sessions.map((x) => x.closed))); // prettier-ignore
+      timeline['gateway dropped the tunnel'] = since(t0);
+      for (const err of ended) {
+        assert.equal(
+          err?.code,
+          'PeerTimeout',
+          `tunnel ended by ${err?.code ?? 'a clean close'}: ${err?.message}`,
+        );
+      }
       await eventually(
         async () => assert.equal(gateway.agents.pick(PULL), undefined, 'the gateway dropped the tunnel'),
         {
@@ -320,13 +351,9 @@ describe('silent partition of a pull-mode agent', { skip: unavailable }, () => {
           intervalMs: 200,
         },
       );
-      timeline['gateway dropped the tunnel'] = since(t0);
       assert.equal(await viaGateway('/api'), 503, 'a proxied request finds no agent');
-      const lost = await waitForCluster(PULL, 'NotReady', (c) => readyOf(c)?.status === 'False');
-      timeline['Ready=False'] = since(t0);
-      assert.equal(readyOf(lost)?.reason, 'AgentHeartbeatLost');
-      await waitForCluster(PULL, 'tainted', tainted);
-      timeline['tainted'] = since(t0);
+      assert.equal(readyOf(await notReady)?.reason, 'AgentHeartbeatLost');
+      await taint;
       const rest = PUSH.map((name) => ({ name, replicas: 3 })).sort((x, y) => (x.name < y.name ? -1 : 1));
       await eventually(
         async () => {
