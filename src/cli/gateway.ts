@@ -9,7 +9,11 @@ import { gatewayFromFiles } from '../gateway/main.ts';
 import type { AuditRecord } from '../gateway/proxy.ts';
 import { createGatewayMetrics } from '../gateway/metrics.ts';
 import { serveMetrics } from '../kube/metrics.ts';
+import { createDashboard, type Dashboard } from '../dashboard/server.ts';
+import { ApiClient } from '../kube/api-client.ts';
+import type { Logger } from '../kube/log.ts';
 import { reportErrors } from './exit-codes.ts';
+import { loadHubKubeConfig } from './hub-kubeconfig.ts';
 
 interface Options {
   tlsCertFile: string;
@@ -24,9 +28,22 @@ interface Options {
   auditLog?: string;
   metricsPort: number;
   metricsBindAddress: string;
+  dashboard: boolean;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** The dashboard's handler, watching the fleet with its own hub client until `signal` aborts. */
+async function startDashboard(
+  kubeconfig: string,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<{ handle: Dashboard['handle']; close(): Promise<void> }> {
+  const { kc } = loadHubKubeConfig(kubeconfig);
+  const client = await ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-dashboard' });
+  const dashboard = await createDashboard({ hub: client, signal, log });
+  return { handle: dashboard.handle, close: () => client.close() };
+}
 
 /** `meridian gateway`: the tunnel server and cluster proxy, until interrupted. */
 export function registerGateway(program: Command): void {
@@ -65,6 +82,11 @@ export function registerGateway(program: Command): void {
       0,
     )
     .option('--metrics-bind-address <host>', 'address of the metrics listener', '127.0.0.1')
+    .option(
+      '--dashboard',
+      'with --hub-kubeconfig: serve the read-only fleet dashboard at /dashboard/ (hub tokens or hub-CA client certificates; UI from npm run build:ui)',
+      false,
+    )
     .action(
       reportErrors(async (opts: Options) => {
         const log = pino({ name: 'meridian-gateway' });
@@ -72,6 +94,13 @@ export function registerGateway(program: Command): void {
         if (opts.hubKubeconfig !== undefined) hub = await hubProxyFromKubeconfig(opts.hubKubeconfig);
         else if (opts.registerApiService !== undefined)
           throw new Error('--register-api-service needs --hub-kubeconfig');
+        else if (opts.dashboard)
+          throw new Error('--dashboard needs --hub-kubeconfig (it watches the fleet there)');
+        const stopping = new AbortController();
+        const dashboard =
+          opts.dashboard && opts.hubKubeconfig !== undefined
+            ? await startDashboard(opts.hubKubeconfig, stopping.signal, log)
+            : undefined;
         const registry = new Registry();
         collectDefaultMetrics({ register: registry });
         const metrics = createGatewayMetrics(registry);
@@ -104,6 +133,7 @@ export function registerGateway(program: Command): void {
           },
           extra: {
             ...(hub === undefined ? {} : { frontProxy: hub.frontProxy, authorizer: hub.authorizer }),
+            ...(dashboard === undefined ? {} : { dashboard: dashboard.handle }),
             ...(cert === undefined || key === undefined || ca === undefined
               ? {}
               : { peers: { urls: opts.peer, cert, key, ca } }),
@@ -130,8 +160,9 @@ export function registerGateway(program: Command): void {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
+        stopping.abort();
         await Promise.all([gw.close(), metricsServer?.close()]);
-        await hub?.close();
+        await Promise.all([hub?.close(), dashboard?.close()]);
       }),
     );
 }

@@ -23,6 +23,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { DASHBOARD_PATH } from '../dashboard/server.ts';
+import { ensureViewer, VIEWER } from '../dashboard/viewer.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ApiClient } from '../kube/api-client.ts';
 import { startEnvironment } from '../testenv/environment.ts';
 import { issueCertificate } from '../testenv/pki.ts';
 import { freePorts } from '../testenv/ports.ts';
@@ -144,14 +148,9 @@ export function runningHub(dataDir: string): UpState {
   return state;
 }
 
-/**
- * Dashboard hook. The dashboard (src/dashboard, built separately) will be served by the
- * gateway; when it lands, return its URL here (e.g. `${gatewayUrl}/ui/`) and `meridian up`
- * prints it and records it in `up.json`. Until then: null, printed as "not built yet".
- */
+/** Where the gateway (`--dashboard`) serves the fleet dashboard; printed and kept in `up.json`. */
 export function dashboardUrl(gatewayUrl: string): string | null {
-  void gatewayUrl;
-  return null;
+  return `${gatewayUrl}${DASHBOARD_PATH}`;
 }
 
 async function previousPorts(dir: string): Promise<UpState['ports']> {
@@ -216,6 +215,16 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
       return proc;
     });
     const gatewayUrl = `https://127.0.0.1:${ports.gateway}`;
+    // The dashboard's UI is built from this checkout when stale; esbuild is a devDependency,
+    // so an install without it serves a page that says how to build it instead.
+    await step('dashboard UI ready', async () => {
+      try {
+        const { buildUi } = await import('../../ui/build.ts');
+        await buildUi({ ifStale: true });
+      } catch (err) {
+        say(`  (dashboard UI not built: ${(err as Error).message})`);
+      }
+    });
     const gateway = await step('Meridian gateway running', async () => {
       const gwDir = join(dir, 'gateway');
       const tokenDir = join(gwDir, 'agent-tokens');
@@ -250,11 +259,21 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
           String(ports.gateway),
           '--metrics-port',
           String(ports.gatewayMetrics),
+          '--dashboard',
         ],
       });
       await waitUntilHealthy({ url: `${gatewayUrl}/healthz`, caPath: hub.caPath }, proc);
       return proc;
     });
+    // A read-only identity to sign in to the dashboard with (`kubectl create token`, printed below).
+    const viewerClient = await ApiClient.fromKubeConfig(loadKubeConfig(hub.kubeconfig), {
+      userAgent: 'meridian-up',
+    });
+    try {
+      await ensureViewer(viewerClient);
+    } finally {
+      await viewerClient.close();
+    }
     const state: UpState = {
       pid: process.pid,
       dataDir: dir,
@@ -274,7 +293,10 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
     say(`  kubeconfig:  ${hub.kubeconfig}`);
     say(`  hub:         ${hub.server}`);
     say(`  gateway:     ${gatewayUrl}`);
-    say(`  dashboard:   ${state.dashboardUrl ?? '(not built yet)'}`);
+    say(`  dashboard:   ${state.dashboardUrl ?? '(not served)'}`);
+    say(
+      `     sign in:  kubectl --kubeconfig ${hub.kubeconfig} create token -n ${VIEWER.namespace} ${VIEWER.name}`,
+    );
     say(`  metrics:     ${controllersMetricsUrl} (controllers), ${state.gatewayMetricsUrl} (gateway)`);
     say(`  logs:        ${logs}/`);
     say();
@@ -319,4 +341,10 @@ export function registerUp(program: Command): void {
         await runUp(opts);
       }),
     );
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
 }

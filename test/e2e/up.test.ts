@@ -144,6 +144,33 @@ describe('meridian up and meridian dev clusters', () => {
     assert.match(nodes.stdout, /namespace\/default/);
   });
 
+  test('the gateway serves the dashboard: the page, 401 without a token, the fleet with the viewer token', async () => {
+    assert.equal(state.dashboardUrl, `${state.gatewayUrl}/dashboard/`);
+    assert.match(up?.out() ?? '', /create token -n meridian-system meridian-dashboard-viewer/);
+    const get = (path: string, token?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpsRequest(
+          `${state.dashboardUrl}${path}`,
+          { ca: readFileSync(state.caPath), headers: token ? { authorization: `Bearer ${token}` } : {} },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const page = await get('');
+    assert.equal(page.status, 200, page.body);
+    assert.match(page.body, /<html/i);
+    assert.equal((await get('api/state')).status, 401);
+    const token = await hubKubectl(['create', 'token', '-n', 'meridian-system', 'meridian-dashboard-viewer']);
+    const fleet = await get('api/state', token.stdout.trim());
+    assert.equal(fleet.status, 200, fleet.body);
+    assert.ok(Array.isArray((JSON.parse(fleet.body) as { clusters?: unknown }).clusters), fleet.body);
+  });
+
   test('a second up on the same data directory is refused (exit 2) and names the running one', async () => {
     const r = await meridian(['up', '--data-dir', dataDir]);
     assert.equal(r.code, 2, r.stderr);
