@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { Plurals } from '../../src/api/constants.ts';
+import { REQUIRED_ACCESS } from '../../src/dashboard/auth.ts';
+import { WatchedResources } from '../../src/dashboard/fleet-state.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { useEnvironment } from '../support/environment.ts';
 import { eventually } from '../support/eventually.ts';
@@ -137,6 +140,54 @@ async function dryRun(cluster: string, objs: readonly KubeObject[]): Promise<str
   return r.stdout;
 }
 
+/** The one object the hub manifests put outside their namespace: reading the hub's front-proxy settings. */
+const inKubeSystem = (o: KubeObject) => o.kind === 'RoleBinding' && o.metadata?.namespace === 'kube-system';
+
+interface Access {
+  verb: string;
+  group?: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+}
+
+/**
+ * Whether `cluster`'s RBAC lets ServiceAccount `namespace/name` do `access`: a real
+ * SubjectAccessReview, with the groups every ServiceAccount token carries.
+ */
+async function serviceAccountMay(
+  cluster: string,
+  sa: { namespace: string; name: string },
+  access: Access,
+): Promise<boolean> {
+  const review = {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: {
+      user: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+      groups: ['system:serviceaccounts', `system:serviceaccounts:${sa.namespace}`, 'system:authenticated'],
+      resourceAttributes: access,
+    },
+  };
+  const r = await env.get().kubectl(cluster, ['create', '-f', '-', '-o', 'jsonpath={.status.allowed}'], {
+    input: JSON.stringify(review),
+  });
+  return r.stdout.trim() === 'true';
+}
+
+/** Asserts `sa` may do each of `allowed` and none of `denied` on `cluster`. */
+async function assertAccess(
+  cluster: string,
+  sa: { namespace: string; name: string },
+  allowed: readonly Access[],
+  denied: readonly Access[],
+): Promise<void> {
+  for (const a of allowed)
+    assert.ok(await serviceAccountMay(cluster, sa, a), `${sa.name} may ${JSON.stringify(a)}`);
+  for (const a of denied)
+    assert.ok(!(await serviceAccountMay(cluster, sa, a)), `${sa.name} may not ${JSON.stringify(a)}`);
+}
+
 /** Applies the Namespace objects for real (a dry-run cannot create the namespace the rest need). */
 async function createNamespaces(cluster: string, objs: readonly KubeObject[]): Promise<void> {
   const namespaces = objs.filter((o) => o.kind === 'Namespace');
@@ -217,6 +268,54 @@ describe('deploy/ manifests, Helm chart and container images', () => {
     );
   });
 
+  test("the agent's RBAC lets it impersonate, report capacity (nodes, pods) and apply Works, and nothing more", async () => {
+    // Applied for real (the ClusterRole and its binding only), checked by the member's own
+    // authorizer, then removed.
+    const member = env.get().members[0]!.name;
+    const rbac = manifests(join(deploy, 'agent')).filter(
+      (o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding',
+    );
+    assert.equal(rbac.length, 2);
+    await env.get().kubectl(member, ['apply', '--server-side', '--field-manager=meridian-test', '-f', '-'], {
+      input: yaml(rbac),
+    });
+    try {
+      const sa = { namespace: 'meridian-agent', name: 'meridian-agent' };
+      await assertAccess(
+        member,
+        sa,
+        [
+          // The capacity summary's informers (src/agent/resource-summary.ts).
+          { verb: 'list', resource: 'nodes' },
+          { verb: 'watch', resource: 'nodes' },
+          { verb: 'list', resource: 'pods' },
+          { verb: 'watch', resource: 'pods' },
+          // The APIs report (CRDs), the tunnel (impersonation), applying Works of any kind.
+          { verb: 'watch', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+          { verb: 'impersonate', resource: 'users' },
+          { verb: 'impersonate', resource: 'groups' },
+          { verb: 'patch', group: 'apps', resource: 'deployments', namespace: 'shop' },
+          { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+          { verb: 'delete', group: 'example.com', resource: 'widgets', namespace: 'shop' },
+        ],
+        [
+          { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+          { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+          { verb: 'approve', group: 'certificates.k8s.io', resource: 'signers' },
+        ],
+      );
+    } finally {
+      await env
+        .get()
+        .kubectl(member, [
+          'delete',
+          'clusterrolebinding/meridian-agent',
+          'clusterrole/meridian-agent',
+          '--ignore-not-found',
+        ]);
+    }
+  });
+
   test('the Helm chart renders the same objects as the plain manifests, and they pass server-side dry-run', async () => {
     const plainHub = manifests(join(deploy, 'hub')).filter((o) => o.kind !== 'Namespace');
     const hub = renderChart('meridian-system');
@@ -237,7 +336,26 @@ describe('deploy/ manifests, Helm chart and container images', () => {
       JSON.stringify(controllers),
       /"replicas":3,.*"image":"registry\.example\.com\/m\/meridian-controllers:9\.9"/,
     );
-    assert.ok(custom.every((o) => o.metadata?.namespace === undefined || o.metadata.namespace === 'fleet'));
+    assert.ok(
+      custom.every(
+        (o) => o.metadata?.namespace === undefined || o.metadata.namespace === 'fleet' || inKubeSystem(o),
+      ),
+    );
+    // hub.gateway.dashboard=false: the gateway without --dashboard, and no viewer identity.
+    const withoutDashboard = structuredClone(plainHub).filter(
+      (o) => o.metadata?.name !== 'meridian-dashboard-viewer',
+    );
+    for (const o of withoutDashboard)
+      if (o.kind === 'Deployment' && o.metadata?.name === 'meridian-gateway') {
+        const c = (o as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } })
+          .spec.template.spec.containers[0]!;
+        assert.ok(c.args.includes('--dashboard'), 'the plain gateway serves the dashboard');
+        c.args = c.args.filter((a) => a !== '--dashboard');
+      }
+    assert.deepEqual(
+      renderChart('meridian-system', { hub: { gateway: { dashboard: false } } }),
+      withoutDashboard,
+    );
     const ns = `chart-${randomBytes(3).toString('hex')}`;
     await createNamespaces('hub', [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }]);
     try {
@@ -353,7 +471,8 @@ describe('meridian init', () => {
             o.kind !== 'CustomResourceDefinition' &&
             o.kind !== 'ClusterRole' &&
             o.kind !== 'ClusterRoleBinding' &&
-            o.kind !== 'Namespace',
+            o.kind !== 'Namespace' &&
+            !inKubeSystem(o),
         )
         .every((o) => o.metadata?.namespace === ns),
     );
@@ -407,6 +526,64 @@ describe('meridian init', () => {
     );
     // The CRDs went to the hub.
     await env.get().kubectl('hub', ['get', 'crd', 'clusters.meridian.dev']);
+
+    // The RBAC, as the host's authorizer decides it (a host that is the hub gives the pods
+    // these rights there; here the hub is dedicated, the host's RBAC is what was installed).
+    // The gateway: read the fleet the dashboard watches, review tokens and access, read the
+    // front-proxy settings; write nothing.
+    const watched = Object.values(WatchedResources).flatMap((r) =>
+      ['list', 'watch'].map((verb) => ({ verb, group: r.group, resource: r.resource })),
+    );
+    await assertAccess(
+      host().name,
+      { namespace: ns, name: 'meridian-gateway' },
+      [
+        ...watched,
+        { verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' },
+        { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
+        {
+          verb: 'get',
+          resource: 'configmaps',
+          namespace: 'kube-system',
+          name: 'extension-apiserver-authentication',
+        },
+      ],
+      [
+        { verb: 'update', group: 'meridian.dev', resource: 'clusters' },
+        { verb: 'create', group: 'meridian.dev', resource: 'works', namespace: 'default' },
+        { verb: 'get', resource: 'secrets', namespace: ns },
+        { verb: 'get', resource: 'configmaps', namespace: 'kube-system', name: 'kube-root-ca.crt' },
+      ],
+    );
+    // The dashboard viewer: what the dashboard asks of a signed-in user, every Meridian kind
+    // read-only, nothing else.
+    const viewer = { namespace: ns, name: 'meridian-dashboard-viewer' };
+    await assertAccess(
+      host().name,
+      viewer,
+      [
+        ...REQUIRED_ACCESS,
+        ...Object.values(Plurals).map((resource) => ({ verb: 'watch', group: 'meridian.dev', resource })),
+        { verb: 'list', group: 'events.k8s.io', resource: 'events' },
+      ],
+      [
+        { verb: 'create', group: 'meridian.dev', resource: 'propagationpolicies', namespace: 'default' },
+        { verb: 'delete', group: 'meridian.dev', resource: 'clusters' },
+        { verb: 'get', resource: 'secrets', namespace: ns },
+        { verb: 'list', group: 'apps', resource: 'deployments' },
+      ],
+    );
+    // It can sign in: the ServiceAccount exists and the API server issues it a token.
+    const token = await kubectl([
+      'create',
+      'token',
+      '-n',
+      ns,
+      'meridian-dashboard-viewer',
+      '--duration',
+      '10m',
+    ]);
+    assert.match(token.stdout.trim(), /^[\w-]+\.[\w-]+\.[\w-]+$/);
 
     const again = await meridian(args);
     assert.equal(again.code, 0, again.stderr);
