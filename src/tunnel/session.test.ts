@@ -55,7 +55,11 @@ interface Relay {
   close(): Promise<void>;
 }
 
-async function startRelay(targetPort: number): Promise<Relay> {
+/**
+ * `delayMs` holds every chunk that long before forwarding it (in order), in each direction: a
+ * long round trip, so that a stream's window — not the machine's speed — limits its rate.
+ */
+async function startRelay(targetPort: number, delayMs = 0): Promise<Relay> {
   const sockets: Socket[] = [];
   let stopped = false;
   const server = createTcpServer((client) => {
@@ -66,7 +70,9 @@ async function startRelay(targetPort: number): Promise<Relay> {
       [upstream, client],
     ] as const) {
       from.on('data', (d: Buffer) => {
-        if (!stopped) to.write(d);
+        if (stopped) return;
+        if (delayMs === 0) to.write(d);
+        else setTimeout(() => stopped || to.destroyed || to.write(d), delayMs);
       });
       // Once stopped, not even a close gets through: each side must find out by itself.
       from.on('error', () => stopped || to.destroy());
@@ -90,7 +96,9 @@ async function startRelay(targetPort: number): Promise<Relay> {
   };
 }
 
-async function pair(opts: { dialer?: Side; acceptor?: Side; relay?: boolean } = {}): Promise<Pair> {
+async function pair(
+  opts: { dialer?: Side; acceptor?: Side; relay?: boolean; relayDelayMs?: number } = {},
+): Promise<Pair> {
   const http = createHttpServer();
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 1 << 20 });
   http.listen(0, '127.0.0.1');
@@ -100,7 +108,10 @@ async function pair(opts: { dialer?: Side; acceptor?: Side; relay?: boolean } = 
       resolve(new TunnelSession(webSocketTransport(ws), { role: 'acceptor', ...opts.acceptor })),
     ),
   );
-  const relay = opts.relay ? await startRelay((http.address() as AddressInfo).port) : undefined;
+  const relay =
+    opts.relay || opts.relayDelayMs !== undefined
+      ? await startRelay((http.address() as AddressInfo).port, opts.relayDelayMs)
+      : undefined;
   const port = relay?.port ?? (http.address() as AddressInfo).port;
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false, maxPayload: 1 << 20 });
   const transport = webSocketTransport(ws); // before 'open' (see webSocketTransport)
@@ -269,6 +280,106 @@ describe('TunnelSession over a WebSocket on loopback', () => {
     const resumed = await within(readBytes(stalled, 4 * window), 30_000, 'stalled stream resumes');
     assert.equal(resumed, 4 * window);
     await p.close();
+  });
+
+  describe('receive-window auto-tuning (round trips lengthened to ~100 ms by a delaying relay)', () => {
+    const KiB = 1024;
+    const MiB = 1024 * KiB;
+    const relayDelayMs = 50;
+
+    /** An acceptor that answers a stream named `send <bytes>` with that many bytes (no end when `hold`). */
+    const sender = (extra: Side = {}): Side => ({
+      ...extra,
+      onStream: (s) => {
+        s.on('error', () => {});
+        const [verb, n, hold] = s.header.toString().split(' ');
+        if (verb === 'send') void writeBytes(s, Number(n), hold !== 'hold');
+      },
+    });
+
+    test('a reader that keeps up grows its window to the maximum; the growth is returned when it ends', async () => {
+      const p = await pair({ relayDelayMs, acceptor: sender() });
+      const s = p.dialer.open(Buffer.from(`send ${24 * MiB}`));
+      s.end();
+      assert.equal(s.receiveWindow, 256 * KiB, 'starts at the initial window');
+      const got = await within(readAll(s), 120_000, 'transfer');
+      assert.equal(got.length, 24 * MiB);
+      assert.equal(s.receiveWindow, 4 * MiB, 'grew to maxReceiveWindow');
+      await within(
+        waitFor(() => p.dialer.streamCount === 0),
+        30_000,
+        'released',
+      );
+      assert.equal(p.dialer.stats().windowGrowthBytes, 0, 'growth handed back to the session budget');
+      await p.close();
+    });
+
+    test('a stalled stream keeps its initial window and holds at most that while another grows to the max', async () => {
+      let stalledWriter: TunnelStream | undefined;
+      const p = await pair({
+        relayDelayMs,
+        acceptor: {
+          onStream: (s) => {
+            s.on('error', () => {});
+            if (s.header.toString() === 'stall') {
+              stalledWriter = s;
+              const chunk = Buffer.alloc(16 * KiB, 7);
+              const pump = () => {
+                while (s.write(chunk));
+                s.once('drain', pump);
+              };
+              pump();
+            } else void writeBytes(s, 24 * MiB);
+          },
+        },
+      });
+      const stalled = p.dialer.open(Buffer.from('stall')); // never read
+      stalled.on('error', () => {});
+      stalled.end();
+      await within(
+        waitFor(() => stalled.bufferedIn >= 256 * KiB),
+        30_000,
+        'stalled stream fills its window',
+      );
+      const fast = p.dialer.open(Buffer.from('fast'));
+      fast.end();
+      const got = await within(readAll(fast), 120_000, 'fast transfer');
+      assert.equal(got.length, 24 * MiB);
+      assert.equal(fast.receiveWindow, 4 * MiB, 'the fast stream grew to the max');
+      assert.equal(stalled.receiveWindow, 256 * KiB, 'the stalled stream did not grow');
+      assert.equal(stalled.bufferedIn, 256 * KiB, 'and holds exactly its initial window');
+      assert.equal(stalledWriter!.sendCredit, 0);
+      await p.close();
+    });
+
+    test('the session budget caps the growth of all streams together', async () => {
+      const budget = 2 * MiB;
+      const p = await pair({ relayDelayMs, dialer: { receiveWindowBudget: budget }, acceptor: sender() });
+      const streams = Array.from({ length: 3 }, () => p.dialer.open(Buffer.from(`send ${12 * MiB} hold`)));
+      for (const s of streams) s.end();
+      // Read everything while the streams stay open (the senders hold their end), so the
+      // growth is still held when we look.
+      await within(
+        Promise.all(streams.map((s) => readBytesKeepOpen(s, 12 * MiB))),
+        120_000,
+        'three transfers',
+      );
+      const windows = streams.map((s) => s.receiveWindow);
+      assert.equal(p.dialer.stats().windowGrowthBytes, budget, `windows ${windows.join(', ')}`);
+      assert.equal(
+        windows.reduce((a, b) => a + b, 0),
+        3 * 256 * KiB + budget,
+        `windows ${windows.join(', ')}`,
+      );
+      for (const w of windows) assert.ok(w <= 4 * MiB);
+      for (const s of streams) s.destroy();
+      await within(
+        waitFor(() => p.dialer.stats().windowGrowthBytes === 0),
+        30_000,
+        'budget returned',
+      );
+      await p.close();
+    });
   });
 
   test('half-close: the reader sees end while its own direction stays open', async () => {
@@ -467,6 +578,22 @@ async function readBytes(s: TunnelStream, n: number): Promise<number> {
     if (got >= n) break;
   }
   return got;
+}
+
+/** Reads `n` bytes with 'data' (not `for await`, which would destroy the stream at the end). */
+function readBytesKeepOpen(s: TunnelStream, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const onData = (c: Buffer): void => {
+      got += c.length;
+      if (got >= n) {
+        s.off('data', onData);
+        resolve();
+      }
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+  });
 }
 
 /** Polls a cheap in-memory condition (no I/O) until it holds. */

@@ -21,8 +21,15 @@ export interface SessionOptions {
   readonly role: 'dialer' | 'acceptor';
   /** Called for each stream the peer opens. Without it, every peer-opened stream is refused. */
   readonly onStream?: (stream: TunnelStream) => void;
-  /** Per-stream receive window (bytes the peer may send ahead of our reader). Default 256 KiB. */
+  /** Initial per-stream receive window (bytes the peer may send ahead of our reader). Default 256 KiB. */
   readonly receiveWindow?: number;
+  /**
+   * Largest a stream's receive window grows to while its reader keeps up (auto-tuning, see
+   * docs/tunnel.md). Default 4 MiB; equal to `receiveWindow` turns growth off.
+   */
+  readonly maxReceiveWindow?: number;
+  /** Most window growth (bytes above the streams' initial windows) all streams together may hold. Default 16 MiB. */
+  readonly receiveWindowBudget?: number;
   /** Readable/writable high-water mark of each stream. Default 64 KiB. */
   readonly highWaterMark?: number;
   /** Most concurrent streams the peer may open, and the most this side may open. Default 1024. */
@@ -46,7 +53,9 @@ const BATCH_BYTES = 64 * 1024;
  *
  * Contracts:
  * - Per-stream credit flow control: a stream whose reader stalls holds at most its window
- *   plus a high-water mark of buffered data, and never delays other streams or pings.
+ *   plus a high-water mark of buffered data, and never delays other streams or pings. A
+ *   window grows (auto-tuning) only while its reader keeps up, within `maxReceiveWindow`
+ *   per stream and `receiveWindowBudget` per session.
  * - Control frames (PING/PONG, WINDOW_UPDATE, RESET, OPEN) are written before any queued
  *   data; data frames of ready streams are interleaved round-robin, one frame per turn.
  * - Every buffer is bounded: per-stream windows, at most `maxStreams` streams each way, at
@@ -64,6 +73,10 @@ export class TunnelSession {
   readonly #onStream: ((s: TunnelStream) => void) | undefined;
   readonly #clock: Clock;
   readonly #receiveWindow: number;
+  readonly #maxReceiveWindow: number;
+  /** Window growth still available to the session's streams. */
+  #growthLeft: number;
+  readonly #growthBudget: number;
   readonly #highWaterMark: number;
   readonly #maxStreams: number;
   readonly #writeBufferBytes: number;
@@ -102,6 +115,9 @@ export class TunnelSession {
     this.#onStream = opts.onStream;
     this.#clock = opts.clock ?? systemClock;
     this.#receiveWindow = opts.receiveWindow ?? 256 * 1024;
+    this.#maxReceiveWindow = Math.max(this.#receiveWindow, opts.maxReceiveWindow ?? 4 * 1024 * 1024);
+    this.#growthBudget = Math.max(0, opts.receiveWindowBudget ?? 16 * 1024 * 1024);
+    this.#growthLeft = this.#growthBudget;
     this.#highWaterMark = opts.highWaterMark ?? 64 * 1024;
     this.#maxStreams = opts.maxStreams ?? 1024;
     this.#writeBufferBytes = opts.writeBufferBytes ?? 512 * 1024;
@@ -119,6 +135,15 @@ export class TunnelSession {
       markReady: (s) => this.#markReady(s),
       sendControl: (f) => this.#sendControl(f),
       release: (s) => this.#release(s),
+      reserveGrowth: (bytes) => {
+        const got = Math.max(0, Math.min(bytes, this.#growthLeft));
+        this.#growthLeft -= got;
+        return got;
+      },
+      returnGrowth: (bytes) => {
+        this.#growthLeft = Math.min(this.#growthBudget, this.#growthLeft + bytes);
+      },
+      wantRoundTrip: () => this.#measureRoundTrip(),
     };
     transport.onMessage((m) => this.#onMessage(m));
     transport.onClose((err) =>
@@ -158,6 +183,8 @@ export class TunnelSession {
     pingOutstandingMs: number | undefined;
     rttMs: number | undefined;
     pongs: number;
+    /** Receive-window growth the streams hold now, of `receiveWindowBudget`. */
+    windowGrowthBytes: number;
   } {
     let creditBlocked = 0;
     for (const st of this.#streams.values())
@@ -172,6 +199,7 @@ export class TunnelSession {
       pingOutstandingMs: this.#ping === undefined ? undefined : this.#clock.now() - this.#ping.sentAt,
       rttMs: this.#rttMs,
       pongs: this.#pongs,
+      windowGrowthBytes: this.#growthBudget - this.#growthLeft,
     };
   }
 
@@ -200,6 +228,7 @@ export class TunnelSession {
     this.#nextId += 2;
     const s = new TunnelStream(this.#host, id, Buffer.from(header), {
       receiveWindow: this.#receiveWindow,
+      maxReceiveWindow: this.#maxReceiveWindow,
       highWaterMark: this.#highWaterMark,
     });
     this.#streams.set(id, s);
@@ -304,6 +333,7 @@ export class TunnelSession {
     }
     const s = new TunnelStream(this.#host, f.stream, Buffer.from(f.payload), {
       receiveWindow: this.#receiveWindow,
+      maxReceiveWindow: this.#maxReceiveWindow,
       highWaterMark: this.#highWaterMark,
     });
     this.#streams.set(f.stream, s);
@@ -332,6 +362,7 @@ export class TunnelSession {
       ),
     );
     this.#ping = { payload, sentAt: this.#clock.now(), timeout };
+    for (const s of this.#streams.values()) s.roundTripStarted();
     // Pings jump the control queue.
     this.#control.unshift(encodeFrame(FrameType.Ping, 0, payload));
     this.#scheduleFlush();
@@ -344,7 +375,21 @@ export class TunnelSession {
     this.#ping = undefined;
     this.#rttMs = this.#clock.now() - p.sentAt;
     this.#pongs++;
+    for (const s of this.#streams.values()) s.roundTripEnded();
     this.#schedulePing(this.#pingIntervalMs);
+  }
+
+  /**
+   * A stream's window may be too small: send the next PING now rather than at the liveness
+   * interval, so its round trip measures what the reader takes per round trip (the BDP ping
+   * of gRPC). At most one PING is outstanding, so this adds at most one PING per round trip,
+   * and only while windows can still grow.
+   */
+  #measureRoundTrip(): void {
+    if (this.#done || this.#ping !== undefined || this.#growthLeft === 0) return;
+    this.#pingTimer?.cancel();
+    this.#pingTimer = undefined;
+    this.#sendPing();
   }
 
   // ---- writing -----------------------------------------------------------------------------

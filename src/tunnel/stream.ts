@@ -20,11 +20,21 @@ export interface StreamHost {
   sendControl(frame: Buffer): void;
   /** Both directions are finished or the stream was reset: forget it. */
   release(s: TunnelStream): void;
+  /**
+   * Takes up to `bytes` of window growth from the session's budget; returns what it got
+   * (possibly 0). The stream hands it back with `returnGrowth` when it is released.
+   */
+  reserveGrowth(bytes: number): number;
+  returnGrowth(bytes: number): void;
+  /** The stream's reader keeps up and its window could grow: measure a round trip soon. */
+  wantRoundTrip(): void;
 }
 
 export interface StreamOptions {
-  /** Per-stream receive window: the most bytes the peer may have in flight to us. */
+  /** Initial per-stream receive window: the most bytes the peer may have in flight to us. */
   readonly receiveWindow: number;
+  /** Largest the receive window may grow to while the reader keeps up (≥ `receiveWindow`). */
+  readonly maxReceiveWindow: number;
   readonly highWaterMark: number;
 }
 
@@ -38,10 +48,13 @@ type Callback = (err?: Error | null) => void;
  *   happens only while the peer has granted credit. A peer that stops reading this stream
  *   stops its writers — and only its writers. `end()` sends a CLOSE (half-close): the peer's
  *   readable side ends, its writable side stays open.
- * - Reading: the peer may send at most `receiveWindow` bytes ahead of what this stream's
+ * - Reading: the peer may send at most the current window ahead of what this stream's
  *   reader has taken. Credit is returned as the reader takes data, in WINDOW_UPDATEs of at
- *   least a quarter window. Buffered bytes per stream are bounded by the window plus the
- *   readable high-water mark.
+ *   least a quarter window. The window starts at `receiveWindow` and doubles (up to
+ *   `maxReceiveWindow`, within the session's budget) when the reader takes half of it within
+ *   one PING round trip; growth is granted only along with credit the reader freed, so
+ *   buffered bytes per stream stay bounded by the window granted so far plus the readable
+ *   high-water mark.
  * - `destroy()` before both directions finished sends a RESET (code Cancel); a RESET from
  *   the peer destroys the stream with `TunnelError('Reset')`; a session failure destroys it
  *   with the session's error. Listen for `'error'`.
@@ -53,7 +66,15 @@ export class TunnelStream extends Duplex {
   readonly header: Buffer;
 
   readonly #host: StreamHost;
-  readonly #window: number;
+  /** The receive window granted so far: it only grows, and only while the reader keeps up. */
+  #window: number;
+  readonly #baseWindow: number;
+  readonly #maxWindow: number;
+  /** Growth the peer has not been told about yet: sent with the next credit the reader frees. */
+  #owedGrowth = 0;
+  /** Bytes the reader has taken over the stream's life, and that count when the last PING left. */
+  #takenTotal = 0;
+  #takenAtPing = 0;
   // send side
   #credit = INITIAL_WINDOW;
   #pending: { buf: Buffer; off: number; cb: Callback } | undefined;
@@ -84,6 +105,8 @@ export class TunnelStream extends Duplex {
     this.header = header;
     this.#host = host;
     this.#window = Math.min(MAX_WINDOW, Math.max(INITIAL_WINDOW, opts.receiveWindow));
+    this.#baseWindow = this.#window;
+    this.#maxWindow = Math.min(MAX_WINDOW, Math.max(this.#window, opts.maxReceiveWindow));
     this.#receivable = this.#window;
   }
 
@@ -97,6 +120,11 @@ export class TunnelStream extends Duplex {
   /** Bytes received but not yet taken by the reader (for tests and metrics). */
   get bufferedIn(): number {
     return this.#queued + this.readableLength;
+  }
+
+  /** The receive window granted to the peer so far (starts at `receiveWindow`, may grow). */
+  get receiveWindow(): number {
+    return this.#window;
   }
 
   /** Credit the peer has granted and this side has not used. */
@@ -206,6 +234,28 @@ export class TunnelStream extends Duplex {
     if (this.#hasSendable()) this.#host.markReady(this);
   }
 
+  /** Internal: the session sent a PING; a round-trip measurement starts. */
+  roundTripStarted(): void {
+    this.#takenAtPing = this.#takenTotal;
+  }
+
+  /**
+   * Internal: the PONG for that PING came back. If the reader took at least half the window
+   * within that one round trip, the window — not the reader or the sender — limits the
+   * stream (the sender spends a round trip waiting for credit), so the window doubles, up to
+   * `maxReceiveWindow` and what the session's budget still has (BDP-style auto-tuning, as in
+   * gRPC and quic-go). The growth is granted with the next credit the reader frees, never
+   * before: a stream whose reader stalls keeps the window it has.
+   */
+  roundTripEnded(): void {
+    const took = this.#takenTotal - this.#takenAtPing;
+    if (this.#reset || this.#recvFin || this.#window >= this.#maxWindow || took < this.#window / 2) return;
+    const got = this.#host.reserveGrowth(Math.min(this.#window, this.#maxWindow - this.#window));
+    if (got === 0) return;
+    this.#window += got;
+    this.#owedGrowth += got;
+  }
+
   /** Internal: the peer's RESET, or the session going away (`err` given, nothing sent). */
   receiveReset(err: TunnelError): void {
     if (this.#reset) return;
@@ -227,23 +277,33 @@ export class TunnelStream extends Duplex {
       const c = this.#queue.shift() as Buffer;
       this.#queued -= c.length;
       this.#taken += c.length;
+      this.#takenTotal += c.length;
       this.#wantRead = this.push(c);
     }
     if (this.#queue.length === 0 && this.#recvFin && !this.#pushedEnd && !this.destroyed) {
       this.#pushedEnd = true;
       this.push(null);
     }
-    // Return credit in batches of at least a quarter window; none is needed after the peer's FIN.
-    if (!this.#recvFin && !this.#reset && this.#taken >= this.#window / 4) {
-      this.#host.sendControl(windowUpdateFrame(this.id, this.#taken));
-      this.#receivable += this.#taken;
+    // Return credit in batches of at least a quarter window (owed growth goes with the first
+    // credit the reader frees); none is needed after the peer's FIN.
+    if (
+      !this.#recvFin &&
+      !this.#reset &&
+      (this.#taken >= this.#window / 4 || (this.#owedGrowth > 0 && this.#taken > 0))
+    ) {
+      const grant = this.#taken + this.#owedGrowth;
+      this.#host.sendControl(windowUpdateFrame(this.id, grant));
+      this.#receivable += grant;
       this.#taken = 0;
+      this.#owedGrowth = 0;
+      if (this.#window < this.#maxWindow) this.#host.wantRoundTrip();
     }
   }
 
   #release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#host.returnGrowth(this.#window - this.#baseWindow);
     this.#host.release(this);
   }
 }
