@@ -1,4 +1,5 @@
 import { sameJson } from '../../kube/canonical-json.ts';
+import { changeDetector } from '../change-detector.ts';
 import type { Cluster } from '../../api/cluster.ts';
 import { API_VERSION, Annotations, ConditionTypes, Finalizers, Kinds, Labels } from '../../api/constants.ts';
 import type { ResourceBinding } from '../../api/resource-binding.ts';
@@ -208,7 +209,8 @@ export const startBindingController: StartController = async (ctx) => {
     );
     const stores: Stores = { bindings, works, clusters, op, cop };
     const all = () => bindings.list().map((b) => objectKey(b.metadata.namespace, b.metadata.name ?? ''));
-    const labelsSeen = new Map<string, string>();
+    // Overrides select clusters by name or labels: only a label change can re-render.
+    const labelsChanged = changeDetector((c: Cluster) => JSON.stringify(c.metadata.labels ?? {}));
     return defineController({
       name: `binding-${scope === 'Namespaced' ? 'rb' : 'crb'}`,
       for: {
@@ -234,12 +236,7 @@ export const startBindingController: StartController = async (ctx) => {
         {
           // Overrides can target clusters by label: re-render when a cluster's labels change.
           source: clusters,
-          map: (c: Cluster) => {
-            const l = JSON.stringify(c.metadata.labels ?? {});
-            if (labelsSeen.get(c.metadata.name ?? '') === l) return [];
-            labelsSeen.set(c.metadata.name ?? '', l);
-            return all();
-          },
+          map: (c: Cluster) => (labelsChanged(c) ? all() : []),
         },
       ],
       reconciler: makeReconciler(ctx, stores, scope),

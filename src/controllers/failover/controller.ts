@@ -26,6 +26,7 @@ import { objectKey, parseObjectKey, type ObjectKey } from '../../kube/object-key
 import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
 import { workName } from '../binding/render.ts';
+import { changeDetector } from '../change-detector.ts';
 import { findCondition, setCondition } from '../conditions.ts';
 import type { ControllerContext, StartController } from '../context.ts';
 import { Resources } from '../resources.ts';
@@ -256,14 +257,10 @@ export const startFailoverController: StartController = async (ctx) => {
     ] as const
   ).map(([store, scope]) => {
     // Readiness or existence of a cluster changes what may be decided; capacity does not.
-    const seen = new Map<string, string>();
-    const clusterChanged = (c: Cluster): boolean => {
-      const ready = findCondition(c.status?.conditions, 'Ready')?.status ?? 'Unknown';
-      const fp = `${ready}/${c.metadata.deletionTimestamp !== undefined}`;
-      if (seen.get(c.metadata.name ?? '') === fp) return false;
-      seen.set(c.metadata.name ?? '', fp);
-      return true;
-    };
+    const clusterChanged = changeDetector(
+      (c: Cluster) =>
+        `${findCondition(c.status?.conditions, 'Ready')?.status ?? 'Unknown'}/${c.metadata.deletionTimestamp !== undefined}`,
+    );
     return defineController({
       name: `failover-${scope === 'Namespaced' ? 'rb' : 'crb'}`,
       for: {

@@ -9,6 +9,7 @@ import { defineController, type Reconciler } from '../../kube/controller.ts';
 import { objectKey, parseObjectKey, type ObjectKey } from '../../kube/object-key.ts';
 import type { StoreReader } from '../../kube/store.ts';
 import type { KubeObject } from '../../kube/wire.ts';
+import { changeDetector } from '../change-detector.ts';
 import { findCondition, setCondition } from '../conditions.ts';
 import type { ControllerContext, StartController } from '../context.ts';
 import { workName } from '../binding/render.ts';
@@ -369,26 +370,18 @@ export const startScheduler: StartController = async (ctx) => {
   const metrics = evictionMetrics(ctx.metrics);
   // Fleet-wide bound on rebalancing steps, shared by both binding kinds.
   const limiter = stepLimiter();
-  // One fingerprint map per controller: each must see every relevant cluster change.
-  const changeDetector = (fingerprint: (c: Cluster) => string) => {
-    const fingerprints = new Map<string, string>();
-    return (c: Cluster): boolean => {
-      const name = c.metadata.name ?? '';
-      const fp = fingerprint(c);
-      if (fingerprints.get(name) === fp) return false;
-      fingerprints.set(name, fp);
-      return true;
-    };
-  };
   const controllers = (
     [
       [rb, 'Namespaced'],
       [crb, 'Cluster'],
     ] as const
   ).map(([store, scope]) => {
+    // One detector per controller: each must see every relevant cluster change.
     const clusterChanged = changeDetector(clusterFingerprint);
     // Capacity changes reshuffle nothing, but may move a rebalancing binding's desired spread.
-    const capacityChanged = changeDetector((c) => JSON.stringify(c.status?.resourceSummary?.available ?? {}));
+    const capacityChanged = changeDetector((c: Cluster) =>
+      JSON.stringify(c.status?.resourceSummary?.available ?? {}),
+    );
     return defineController({
       name: `scheduler-${scope === 'Namespaced' ? 'rb' : 'crb'}`,
       for: {
