@@ -190,7 +190,14 @@ after(async () => {
   await eventually(async () => {
     const left = await hub(['get', 'clusters', '-l', runLabel, '-o', 'name']);
     assert.equal(left.stdout.trim(), '');
-  }, WAIT).catch((err: unknown) => process.stderr.write(`[cli-test] clusters not removed: ${String(err)}\n`));
+  }, WAIT).catch(async (err: unknown) => {
+    process.stderr.write(`[cli-test] clusters not removed: ${String(err)}\n`);
+    // Never leave a Cluster stuck on a finalizer for the next test file.
+    for (const name of names())
+      await hub(['patch', 'cluster', name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']).catch(
+        () => {},
+      );
+  });
   await controllers?.stop();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 });

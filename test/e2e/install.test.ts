@@ -128,15 +128,24 @@ async function closedPort(): Promise<number> {
 
 /** `kubectl apply --server-side --dry-run=server` of `objs` on `cluster`: the server validates every field. */
 async function dryRun(cluster: string, objs: readonly KubeObject[]): Promise<string> {
-  const r = await env
-    .get()
-    .kubectl(
-      cluster,
-      ['apply', '--server-side', '--dry-run=server', '--field-manager=meridian-test', '-f', '-'],
-      {
-        input: yaml(objs),
-      },
-    );
+  const r = await env.get().kubectl(
+    cluster,
+    // --force-conflicts: the hub is shared, and other suites (the dashboard's, `meridian up`)
+    // own the same cluster-scoped objects (the viewer's ClusterRoleBinding) under the field
+    // manager `meridian`. A dry run changes nothing either way; validation is what is judged.
+    [
+      'apply',
+      '--server-side',
+      '--dry-run=server',
+      '--force-conflicts',
+      '--field-manager=meridian-test',
+      '-f',
+      '-',
+    ],
+    {
+      input: yaml(objs),
+    },
+  );
   return r.stdout;
 }
 
