@@ -1,5 +1,6 @@
-// A meridian-gateway process for the tunnel benchmark with a larger per-stream receive window
-// (the credit the agent gets for response bodies), to see what the window costs in throughput.
+// A meridian-gateway process for the tunnel benchmark whose streams start with a larger
+// per-stream receive window (the credit the agent gets for response bodies; `meridian gateway`
+// starts at 256 KiB and auto-tunes up to 4 MiB), to see what the starting window costs.
 // Same entry point as `meridian gateway` (gatewayFromFiles), one option more.
 // Usage: node bench/tunnel/gateway-window.ts <cert> <key> <ca> <token dir> <port> <window bytes>
 import { gatewayFromFiles } from '../../src/gateway/main.ts';

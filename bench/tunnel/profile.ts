@@ -2,10 +2,11 @@
 // agent` processes run under `node --cpu-prof` while this process fetches large responses
 // through them (the same origin as run.ts), then the profiles are summarised by self time.
 //
-// Usage: node bench/tunnel/profile.ts [--bytes 134217728] [--rounds 4] [--path big|pf] [--keep DIR]
-//          [--node-flag=--trace-gc …]
-// Prints MB/s per round (direct first, then through the tunnel) and, per process, the
-// functions with the most self time. --keep copies the .cpuprofile files to DIR (open them
+// Usage: node bench/tunnel/profile.ts [--bytes 134217728] [--rounds 4] [--path big|pf|small]
+//          [--requests 2000] [--concurrency 1] [--keep DIR] [--node-flag=--trace-gc …]
+// Prints MB/s per round (direct first, then through the tunnel) — for --path small, the p50 and
+// p99 of --requests small GETs, --concurrency at a time, instead — and, per process, the functions with the
+// most self time. --keep copies the .cpuprofile files to DIR (open them
 // in Chrome DevTools' Performance tab) and the processes' stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +25,8 @@ const { values: args } = parseArgs({
     bytes: { type: 'string', default: String(128 * 1024 * 1024) },
     rounds: { type: 'string', default: '4' },
     path: { type: 'string', default: 'big' },
+    requests: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '1' },
     keep: { type: 'string' },
     'node-flag': { type: 'string', multiple: true, default: [] },
   },
@@ -54,6 +57,36 @@ function fetchBig(base: string, tls: RequestOptions, agent: Agent): Promise<numb
     req.on('error', reject);
     req.end();
   });
+}
+
+/** `n` small GETs, `concurrency` at a time; p50 and p99 in ms. */
+async function smallLatency(
+  base: string,
+  tls: RequestOptions,
+  agent: Agent,
+  n: number,
+  concurrency: number,
+): Promise<string> {
+  const xs: number[] = [];
+  let left = n;
+  const worker = async (): Promise<void> => {
+    while (left-- > 0) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const req = request(`${base}/small`, { ...tls, agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      xs.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  xs.sort((a, b) => a - b);
+  const at = (p: number) => (xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN).toFixed(3);
+  return `p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`;
 }
 
 function fetchUpgraded(base: string, tls: RequestOptions): Promise<number> {
@@ -207,6 +240,12 @@ async function main(): Promise<void> {
         ['direct', direct],
         ['meridian', tunnel],
       ] as const) {
+        if (args.path === 'small') {
+          log(
+            `small ${name} round ${r + 1}: ${await smallLatency(t.base, t.tls, agent, Number(args.requests), Number(args.concurrency))}`,
+          );
+          continue;
+        }
         const mbps =
           args.path === 'pf' ? await fetchUpgraded(t.base, t.tls) : await fetchBig(t.base, t.tls, agent);
         log(`${args.path} ${name} round ${r + 1}: ${mbps.toFixed(1)} MB/s`);

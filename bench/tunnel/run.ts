@@ -2,7 +2,7 @@
 // built by build-chisel.sh) and a direct connection, in one run on one machine.
 //
 // Usage: node bench/tunnel/run.ts [--bytes 268435456] [--rounds 3] [--requests 2000]
-//          [--concurrency 1,16] [--out FILE]
+//          [--concurrency 1,16] [--idle-tunnels 100] [--out FILE]
 //
 // Every system serves the same origin (backend.ts: HTTPS on 127.0.0.1, its own process) to the
 // same client (this process, Node's https with keep-alive):
@@ -10,8 +10,9 @@
 //   meridian client ──TLS──▶ `meridian gateway` ══wss══ `meridian agent` ──TLS──▶ origin
 //            (the real CLI processes; the request goes to /clusters/bench/<path> with a hub-CA
 //            client certificate, one tunnel stream per request)
-//   meridian-w1m  the same with a 1 MiB per-stream receive window at the gateway (default
-//            256 KiB; gateway-window.ts), to see what the window costs
+//   meridian-w1m  the same with streams starting at a 1 MiB receive window at the gateway
+//            (default 256 KiB; both auto-tune up to 4 MiB; gateway-window.ts), to see what the
+//            starting window costs
 //   chisel   client ──TLS (end to end)──▶ chisel server reverse port ══wss+SSH══ chisel client
 //            ──▶ origin   (`chisel server --reverse --tls-*`, `chisel client R:…`: the client
 //            dials out, as the agent does)
@@ -25,8 +26,11 @@
 //               latency (N = the largest --concurrency) and a --bytes/4 transfer are measured
 //               again beside it: a stalled stream that blocked the others shows up as a timeout
 //               or a collapse
-//   memory      resident memory the tunnel's processes gain per extra idle tunnel (20) and per
-//               stalled stream (50 at once): gateway (+ agent) vs chisel server (+ client)
+//   cpu         CPU time per MB moved, of the tunnel's processes and of the whole path (client +
+//               tunnel + origin), per throughput round: unlike MB/s it holds on a busy machine
+//   memory      resident memory the hub end gains per extra idle tunnel (--idle-tunnels of them)
+//               and the tunnel's processes per stalled stream (50 at once): gateway (+ agent) vs
+//               chisel server (+ client); and the member end's process (agent vs chisel client)
 // Output: progress on stderr; one JSON document on stdout (and to --out).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -48,6 +52,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     requests: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '1,16' },
+    'idle-tunnels': { type: 'string', default: '100' },
     out: { type: 'string' },
   },
 });
@@ -219,6 +224,49 @@ async function rssKiB(...names: string[]): Promise<number> {
   return sum;
 }
 
+/** CPU time (user + system) the named child processes have used so far, summed, in ms. */
+async function cpuMs(...names: string[]): Promise<number> {
+  let sum = 0;
+  for (const n of names) {
+    const pid = byName.get(n)?.pid;
+    // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks).
+    const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+    sum += ((Number(stat[11]) + Number(stat[12])) * 1000) / CLOCK_TICKS;
+  }
+  return sum;
+}
+/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS = 100;
+
+/** The processes that carry each system's bytes besides the client (this process) and the origin. */
+const TUNNEL_PROCESSES: Record<Target['name'], string[]> = {
+  direct: [],
+  meridian: ['meridian-gateway', 'meridian-agent'],
+  'meridian-w1m': ['meridian-gateway-w1m', 'meridian-agent-w1m'],
+  chisel: ['chisel-server', 'chisel-client'],
+};
+
+/**
+ * Runs `transfer` (which moves `bytes`) and returns the CPU it cost, in ms per MB: the tunnel's
+ * own processes, and all of client + origin + tunnel. On a machine whose cores are all busy,
+ * throughput is bounded by the whole path's CPU per byte, so this ratio, unlike MB/s, holds
+ * under load.
+ */
+async function cpuPerMB(
+  t: Target,
+  bytes: number,
+  transfer: () => Promise<number>,
+): Promise<{ mbps: number; tunnel: number; total: number }> {
+  const names = TUNNEL_PROCESSES[t.name];
+  const [tun0, origin0, client0] = [await cpuMs(...names), await cpuMs('origin'), process.cpuUsage()];
+  const mbps = await transfer();
+  const c = process.cpuUsage(client0);
+  const tunnel = (await cpuMs(...names)) - tun0;
+  const total = tunnel + ((await cpuMs('origin')) - origin0) + (c.user + c.system) / 1000;
+  const mb = bytes / 1e6;
+  return { mbps, tunnel: tunnel / mb, total: total / mb };
+}
+
 const settle = () => new Promise((r) => setTimeout(r, 3000));
 
 async function main(): Promise<void> {
@@ -288,7 +336,7 @@ async function main(): Promise<void> {
       '--gateway-ca-file', ca.certPath, '--token-file', join(tokens, 'bench'), '--kubeconfig', memberKc,
     ], dir); // prettier-ignore
 
-    // The same with a 1 MiB per-stream receive window at the gateway (default 256 KiB).
+    // The same with streams starting at a 1 MiB receive window at the gateway (default 256 KiB).
     start('meridian-gateway-w1m', process.execPath, [
       join(repo, 'bench/tunnel/gateway-window.ts'), gateway.certPath, gateway.keyPath, ca.certPath, tokens,
       String(gwWidePort), String(1024 * 1024),
@@ -339,19 +387,32 @@ async function main(): Promise<void> {
 
     const result: Record<string, unknown> = {};
     const tput = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    const cpu = new Map<string, { tunnel: number[]; total: number[] }>();
+    const noteCpu = (key: string, c: { tunnel: number; total: number }) => {
+      const e = cpu.get(key) ?? { tunnel: [], total: [] };
+      e.tunnel.push(c.tunnel);
+      e.total.push(c.total);
+      cpu.set(key, e);
+    };
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of targets) {
-        const mbps = await throughput(t, ag(t), BYTES);
-        tput.get(t.name)?.push(mbps);
-        log(`throughput ${t.name} round ${r + 1}: ${round(mbps, 1)} MB/s`);
+        const c = await cpuPerMB(t, BYTES, () => throughput(t, ag(t), BYTES));
+        tput.get(t.name)?.push(c.mbps);
+        noteCpu(`http/${t.name}`, c);
+        log(
+          `throughput ${t.name} round ${r + 1}: ${round(c.mbps, 1)} MB/s, CPU ${round(c.total, 3)} ms/MB (tunnel ${round(c.tunnel, 3)})`,
+        );
       }
     }
     const pf = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of targets) {
-        const mbps = await upgradeThroughput(t, BYTES);
-        pf.get(t.name)?.push(mbps);
-        log(`upgraded (port-forward path) ${t.name} round ${r + 1}: ${round(mbps, 1)} MB/s`);
+        const c = await cpuPerMB(t, BYTES, () => upgradeThroughput(t, BYTES));
+        pf.get(t.name)?.push(c.mbps);
+        noteCpu(`upgraded/${t.name}`, c);
+        log(
+          `upgraded (port-forward path) ${t.name} round ${r + 1}: ${round(c.mbps, 1)} MB/s, CPU ${round(c.total, 3)} ms/MB (tunnel ${round(c.tunnel, 3)})`,
+        );
       }
     }
     const lat: Record<string, Record<string, { p50: number; p99: number }>> = {};
@@ -390,10 +451,11 @@ async function main(): Promise<void> {
     // cluster nobody sends to; chisel: K more `chisel client` processes), then S stalled
     // streams at once through each tunnel; the resident memory the tunnel's processes gain, per
     // tunnel and per stream.
-    const K = 20;
+    const K = Number(args['idle-tunnels']);
     const S = 50;
     const memory: Record<string, unknown> = {};
     {
+      const memberProcess = await rssKiB('meridian-agent');
       const before = await rssKiB('meridian-gateway');
       const sessions: TunnelSession[] = [];
       for (let i = 0; i < K; i++) {
@@ -416,11 +478,13 @@ async function main(): Promise<void> {
       for (const x of stalls) x.close();
       memory['meridian'] = {
         perIdleTunnelKiB: round(idle / K, 1),
+        memberProcessKiB: memberProcess,
         perStalledStreamKiB: round(perStream / S, 1),
       };
       log(`memory meridian: ${JSON.stringify(memory['meridian'])}`);
     }
     {
+      const memberProcess = await rssKiB('chisel-client');
       const before = await rssKiB('chisel-server');
       const extra = await freePorts(K);
       const clients = extra.map(
@@ -445,6 +509,7 @@ async function main(): Promise<void> {
       for (const x of stalls) x.close();
       memory['chisel'] = {
         perIdleTunnelKiB: round(idle / K, 1),
+        memberProcessKiB: memberProcess,
         perStalledStreamKiB: round(perStream / S, 1),
       };
       log(`memory chisel: ${JSON.stringify(memory['chisel'])}`);
@@ -469,6 +534,12 @@ async function main(): Promise<void> {
     );
     result['upgradedThroughputMBps'] = Object.fromEntries(
       [...pf].map(([k, v]) => [k, { median: med(v), rounds: v.map((x) => round(x, 1)) }]),
+    );
+    result['cpuMsPerMB'] = Object.fromEntries(
+      [...cpu].map(([k, v]) => [
+        k,
+        { tunnel: round(pct(v.tunnel, 50), 3), total: round(pct(v.total, 50), 3) },
+      ]),
     );
     result['latencyMs'] = lat;
     result['addedP50Ms'] = Object.fromEntries(

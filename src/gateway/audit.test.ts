@@ -16,22 +16,33 @@ const rec = (path: string): AuditRecord => ({
   durationMs: 3,
 });
 
-test('one JSON object per line, with kind and time', () => {
+test('one JSON object per line, with kind and time; the lines of one loop turn in one write', async () => {
   const chunks: string[] = [];
   const out = new Writable({
     write(c: Buffer, _e, cb) {
       chunks.push(c.toString());
       cb();
     },
+    writev(cs, cb) {
+      chunks.push(cs.map((c) => String(c.chunk)).join(''));
+      cb();
+    },
   });
   const audit = jsonLinesAudit(out, { now: () => new Date('2026-01-02T03:04:05.678Z') });
+  const line = (path: string) =>
+    `${JSON.stringify({ kind: 'meridian.proxy.audit', time: '2026-01-02T03:04:05.678Z', ...rec(path) })}\n`;
   audit(rec('/api/v1/pods'));
-  assert.deepEqual(chunks, [
-    `${JSON.stringify({ kind: 'meridian.proxy.audit', time: '2026-01-02T03:04:05.678Z', ...rec('/api/v1/pods') })}\n`,
-  ]);
+  audit(rec('/api/v1/nodes'));
+  assert.deepEqual(chunks, [], 'nothing before the turn ends');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(chunks, [line('/api/v1/pods') + line('/api/v1/nodes')]);
+  audit(rec('/next'));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(chunks.slice(1), [line('/next')]);
 });
 
-test('a sink that does not keep up: records are dropped (bounded) and the next line says how many', () => {
+test('a sink that does not keep up: records are dropped (bounded) and the next line says how many', async () => {
+  const turn = () => new Promise((r) => setImmediate(r));
   const written: string[] = [];
   const pending: (() => void)[] = [];
   const drain = (): void => {
@@ -49,8 +60,10 @@ test('a sink that does not keep up: records are dropped (bounded) and the next l
   for (let i = 0; i < 20; i++) audit(rec(`/p/${i}`));
   assert.ok(out.writableLength <= 400 + 300, `buffer bounded: ${out.writableLength}`);
   // Drain everything, then one more record carries the count of those dropped.
+  await turn();
   drain();
   audit(rec('/after'));
+  await turn();
   drain();
   const lines = written.map((l) => JSON.parse(l) as { path: string; droppedBefore?: number });
   const kept = lines.filter((l) => l.path !== '/after').length;

@@ -18,12 +18,14 @@ export interface JsonAuditOptions {
  * An audit sink writing one JSON object per line (`AuditLine`) to `out` (a file or stdout),
  * for log shippers. Bounded: when `out` cannot keep up and more than `maxBufferedBytes` wait
  * unflushed, records are dropped and counted, and the next line written carries
- * `droppedBefore` — a lost record is visible, and memory stays bounded.
+ * `droppedBefore` — a lost record is visible, and memory stays bounded. Lines are written at
+ * the end of the event-loop turn that produced them.
  */
 export function jsonLinesAudit(out: Writable, o: JsonAuditOptions = {}): (r: AuditRecord) => void {
   const max = o.maxBufferedBytes ?? 8 * 1024 * 1024;
   const now = o.now ?? (() => new Date());
   let dropped = 0;
+  let corked = false;
   return (r) => {
     if (out.writableLength > max || out.destroyed) {
       dropped++;
@@ -36,6 +38,16 @@ export function jsonLinesAudit(out: Writable, o: JsonAuditOptions = {}): (r: Aud
       ...(dropped > 0 ? { droppedBefore: dropped } : {}),
     };
     dropped = 0;
+    // Lines of one event-loop turn leave in one write: a file write per request would cost a
+    // thread-pool round trip and a wake-up of the loop each.
+    if (!corked) {
+      corked = true;
+      out.cork();
+      setImmediate(() => {
+        corked = false;
+        out.uncork();
+      });
+    }
     out.write(`${JSON.stringify(line)}\n`);
   };
 }

@@ -3,7 +3,7 @@
 // gateway's listener does.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:https';
+import { Agent, createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ let hubCa: KeyPair;
 let fpCa: KeyPair;
 const pairs = new Map<string, KeyPair>();
 let auth: FrontProxyAuthenticator;
+const lookups = new Map<TLSSocket, number>();
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meridian-front-proxy-'));
@@ -48,6 +49,15 @@ before(async () => {
     requestCert: true,
     rejectUnauthorized: false,
   });
+  // Counts certificate lookups per connection (a counting wrapper on the real socket method).
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const real = socket.getPeerCertificate.bind(socket);
+    lookups.set(socket, 0);
+    socket.getPeerCertificate = ((detailed?: boolean) => {
+      lookups.set(socket, (lookups.get(socket) ?? 0) + 1);
+      return real(detailed as true);
+    }) as TLSSocket['getPeerCertificate'];
+  });
   server.on('request', (req, res) => {
     res.end(JSON.stringify(auth.authenticate(req.socket as TLSSocket, req.rawHeaders)));
   });
@@ -67,14 +77,18 @@ function asObject(headers: [string, string][]): Record<string, string[]> {
   return out;
 }
 
-async function call(as: string | undefined, headers: [string, string][]): Promise<FrontProxyResult> {
+async function call(
+  as: string | undefined,
+  headers: [string, string][],
+  agent?: Agent,
+): Promise<FrontProxyResult> {
   const pair = as === undefined ? undefined : pairs.get(as);
   const tls =
     pair === undefined ? {} : { cert: await readFile(pair.certPath), key: await readFile(pair.keyPath) };
   return new Promise((resolve, reject) => {
     const req = request(
       `https://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-      { rejectUnauthorized: false, headers: asObject(headers), ...tls },
+      { rejectUnauthorized: false, headers: asObject(headers), ...tls, ...(agent && { agent }) },
       (res) => {
         let b = '';
         res.setEncoding('utf8').on('data', (c: string) => (b += c));
@@ -120,6 +134,26 @@ test('refused: no certificate, a hub-CA certificate named like the front proxy, 
   }
   const none = await call('proxy', [['X-Remote-Group', 'system:masters']]);
   assert.deepEqual(none, { ok: false, reason: 'the front proxy named no user' });
+});
+
+test('the certificate is examined once per TLS 1.3 connection; each request still names its own user', async () => {
+  lookups.clear();
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (const user of ['alice', 'bob', 'carol']) {
+      const r = await call('proxy', [['X-Remote-User', user]], agent);
+      assert.deepEqual(r, { ok: true, identity: { user, groups: [] } });
+    }
+    const [[socket, n]] = [...lookups] as [[TLSSocket, number]];
+    assert.equal(lookups.size, 1, 'one connection');
+    assert.equal(socket.getProtocol(), 'TLSv1.3');
+    assert.equal(n, 1);
+    // Another connection, another certificate: its own answer.
+    const other = await call('other', [['X-Remote-User', 'alice']]);
+    assert.equal(other.ok, false);
+  } finally {
+    agent.destroy();
+  }
 });
 
 test('the header filter names every front-proxy header (never forwarded to members)', () => {

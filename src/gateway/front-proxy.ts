@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { perConnection } from './identity.ts';
 import type { Identity } from '../tunnel/http.ts';
 
 /**
@@ -53,6 +54,8 @@ export class FrontProxyAuthenticator {
   readonly #group: readonly string[];
   readonly #uid: readonly string[];
   readonly #extra: readonly string[];
+  /** Per TLS connection: the front proxy's certificate name, or undefined when it is not the front proxy. */
+  readonly #peers = new WeakMap<TLSSocket, { name: string | undefined } | undefined>();
 
   constructor(o: FrontProxyOptions) {
     try {
@@ -77,22 +80,32 @@ export class FrontProxyAuthenticator {
 
   /** True when the connection presented a front-proxy certificate (whether or not its name is allowed). */
   isFrontProxy(socket: TLSSocket): boolean {
-    if (!socket.authorized) return false;
-    const raw = socket.getPeerCertificate().raw as Buffer | undefined;
-    if (raw === undefined) return false;
-    try {
-      const peer = new X509Certificate(raw);
-      return peer.checkIssued(this.#ca) && peer.verify(this.#ca.publicKey);
-    } catch {
-      return false;
-    }
+    return this.#peer(socket) !== undefined;
+  }
+
+  /** The front proxy's certificate name on `socket`, or undefined when it is not the front proxy. */
+  #peer(socket: TLSSocket): { name: string | undefined } | undefined {
+    if (!socket.authorized) return undefined;
+    return perConnection(this.#peers, socket, () => {
+      const cert = socket.getPeerCertificate();
+      const raw = cert.raw as Buffer | undefined;
+      if (raw === undefined) return undefined;
+      try {
+        const peer = new X509Certificate(raw);
+        if (!peer.checkIssued(this.#ca) || !peer.verify(this.#ca.publicKey)) return undefined;
+      } catch {
+        return undefined;
+      }
+      const cn = cert.subject?.CN;
+      return { name: Array.isArray(cn) ? cn[0] : cn };
+    });
   }
 
   authenticate(socket: TLSSocket, rawHeaders: readonly string[]): FrontProxyResult {
-    if (!this.isFrontProxy(socket))
+    const peer = this.#peer(socket);
+    if (peer === undefined)
       return { ok: false, reason: 'no client certificate signed by the front-proxy CA' };
-    const cn = socket.getPeerCertificate().subject?.CN;
-    const name = Array.isArray(cn) ? cn[0] : cn;
+    const name = peer.name;
     if (this.#allowed.size > 0 && (name === undefined || !this.#allowed.has(name)))
       return { ok: false, reason: `front-proxy certificate CN ${name ?? '(none)'} is not an allowed name` };
     const values = (names: readonly string[]): string[] => {

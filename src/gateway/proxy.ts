@@ -71,6 +71,12 @@ export function sendStatus(res: ServerResponse, code: number, reason: string, me
 
 const flat = (pairs: HeaderPairs): string[] => pairs.flatMap(([k, v]) => [k, v]);
 
+/** Whether a request carries a body: only with `Content-Length` above 0 or `Transfer-Encoding`. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /**
  * Forwards one HTTP request over a new tunnel stream and streams the answer back. The request
  * body and the response body flow with backpressure end to end (a watch or `logs -f` is just
@@ -106,14 +112,20 @@ export async function proxyRequest(
   res.on('close', () => {
     if (!res.writableFinished) stream.destroy(new Error('client went away'));
   });
-  req.pipe(stream);
+  if (hasBody(req)) req.pipe(stream);
+  else {
+    // No body (RFC 9112 §6.3): the CLOSE leaves with the OPEN, in one tunnel message.
+    stream.end();
+    req.resume();
+  }
   try {
     const rh = await readResponseHead(stream);
     const headers = flat(forwardableResponseHeaders(flat(rh.headers)));
     if (rh.statusMessage) res.writeHead(rh.status, rh.statusMessage, headers);
     else res.writeHead(rh.status, headers);
-    // Send headers now: a watch may not produce a body byte for minutes.
-    res.flushHeaders();
+    // A watch may not produce a body byte for minutes: its headers go now. A body (or its end)
+    // that came with the head goes out with them, in one write.
+    if (stream.bufferedIn === 0 && !stream.finReceived) res.flushHeaders();
     stream.pipe(res);
     return { status: rh.status };
   } catch (err) {

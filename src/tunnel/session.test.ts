@@ -8,7 +8,7 @@ import { createServer as createTcpServer, connect, type AddressInfo, type Socket
 import { after, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TunnelError } from './errors.ts';
-import { FrameType, INITIAL_WINDOW, encodeFrame, frameHeader } from './frame.ts';
+import { FrameType, INITIAL_WINDOW, decodeFrames, encodeFrame, frameHeader, type Frame } from './frame.ts';
 import { TunnelSession, type SessionOptions } from './session.ts';
 import type { TunnelStream } from './stream.ts';
 import { webSocketTransport } from './transport.ts';
@@ -482,6 +482,48 @@ describe('TunnelSession over a WebSocket on loopback', () => {
     ws.terminate();
     wss.close();
     http.close();
+  });
+
+  test('a stream opened and closed in one message gets no window grant; one left open does', async () => {
+    const http = createHttpServer();
+    const wss = new WebSocketServer({ server: http });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    wss.once('connection', (ws) => {
+      const acceptor = new TunnelSession(webSocketTransport(ws), {
+        role: 'acceptor',
+        receiveWindow: 4 * INITIAL_WINDOW,
+        onStream: (s) => {
+          s.on('error', () => {});
+          s.resume();
+          s.end('ok');
+        },
+      });
+      cleanups.push(async () => acceptor.close());
+    });
+    // A hand-written peer: raw frames on a raw WebSocket, and a record of what comes back.
+    const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
+    const got: Frame[] = [];
+    ws.on('message', (m: Buffer) => got.push(...decodeFrames(m)));
+    cleanups.push(async () => {
+      ws.terminate();
+      wss.close();
+      http.close();
+    });
+    await once(ws, 'open');
+    // Stream 1: OPEN and CLOSE together (a request without a body). Stream 3: OPEN only.
+    ws.send(Buffer.concat([encodeFrame(FrameType.Open, 1), encodeFrame(FrameType.Close, 1)]));
+    ws.send(encodeFrame(FrameType.Open, 3));
+    const closed = (id: number) => got.some((f) => f.type === FrameType.Close && f.stream === id);
+    await within(
+      (async () => {
+        while (!closed(1) || !closed(3)) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      30_000,
+      'both answered',
+    );
+    const grants = got.filter((f) => f.type === FrameType.WindowUpdate).map((f) => f.stream);
+    assert.deepEqual(grants, [3]);
   });
 
   test('a silent dead peer (relay stops forwarding) is detected by pings on both sides', async () => {

@@ -86,6 +86,8 @@ export class TunnelSession {
   readonly #host: StreamHost;
 
   readonly #streams = new Map<number, TunnelStream>();
+  /** Streams the peer opened in the message being read, owed their initial window. */
+  readonly #opened: TunnelStream[] = [];
   #nextId: number;
   #lastPeerId = 0;
   #localOpen = 0;
@@ -260,9 +262,17 @@ export class TunnelSession {
     try {
       for (const f of decodeFrames(m)) {
         this.#onFrame(f);
-        if (this.#done) return;
+        if (this.#done) break;
       }
+      // Streams the peer opened in this message get their window now, unless the peer
+      // already closed its side (a request without a body): no WINDOW_UPDATE for nothing.
+      for (const s of this.#opened) {
+        const grant = s.initialGrant();
+        if (grant !== undefined) this.#sendControl(grant);
+      }
+      this.#opened.length = 0;
     } catch (err) {
+      this.#opened.length = 0;
       this.destroy(
         err instanceof TunnelError ? err : new TunnelError('Protocol', String(err), { cause: err }),
       );
@@ -338,8 +348,7 @@ export class TunnelSession {
     });
     this.#streams.set(f.stream, s);
     this.#peerOpen++;
-    const grant = s.initialGrant();
-    if (grant !== undefined) this.#sendControl(grant);
+    this.#opened.push(s);
     try {
       this.#onStream(s);
     } catch (err) {

@@ -110,9 +110,12 @@ export class TunnelStream extends Duplex {
     this.#receivable = this.#window;
   }
 
-  /** Internal: the WINDOW_UPDATE granting the window above the protocol's initial one, if any. */
+  /**
+   * Internal: the WINDOW_UPDATE granting the window above the protocol's initial one, if any
+   * is still of use (not after the peer's CLOSE or a reset).
+   */
   initialGrant(): Buffer | undefined {
-    return this.#window > INITIAL_WINDOW
+    return this.#window > INITIAL_WINDOW && !this.#recvFin && !this.#reset
       ? windowUpdateFrame(this.id, this.#window - INITIAL_WINDOW)
       : undefined;
   }
@@ -120,6 +123,11 @@ export class TunnelStream extends Duplex {
   /** Bytes received but not yet taken by the reader (for tests and metrics). */
   get bufferedIn(): number {
     return this.#queued + this.readableLength;
+  }
+
+  /** Whether the peer has closed its direction (its CLOSE arrived; buffered data may remain). */
+  get finReceived(): boolean {
+    return this.#recvFin;
   }
 
   /** The receive window granted to the peer so far (starts at `receiveWindow`, may grow). */
