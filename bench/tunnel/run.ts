@@ -378,6 +378,11 @@ async function main(): Promise<void> {
     const ag = (t: Target) => agents.get(t.name) as Agent;
     for (const t of targets) await waitUp(t, ag(t));
     log('all up');
+    // The member end's process before any traffic: the agent vs the chisel client.
+    const memberFresh = {
+      meridian: await rssKiB('meridian-agent'),
+      chisel: await rssKiB('chisel-client'),
+    };
 
     // Warm-up (TLS sessions, JIT, connection pools).
     for (const t of targets) {
@@ -478,7 +483,7 @@ async function main(): Promise<void> {
       for (const x of stalls) x.close();
       memory['meridian'] = {
         perIdleTunnelKiB: round(idle / K, 1),
-        memberProcessKiB: memberProcess,
+        memberProcessKiB: { fresh: memberFresh.meridian, afterTraffic: memberProcess },
         perStalledStreamKiB: round(perStream / S, 1),
       };
       log(`memory meridian: ${JSON.stringify(memory['meridian'])}`);
@@ -509,7 +514,7 @@ async function main(): Promise<void> {
       for (const x of stalls) x.close();
       memory['chisel'] = {
         perIdleTunnelKiB: round(idle / K, 1),
-        memberProcessKiB: memberProcess,
+        memberProcessKiB: { fresh: memberFresh.chisel, afterTraffic: memberProcess },
         perStalledStreamKiB: round(perStream / S, 1),
       };
       log(`memory chisel: ${JSON.stringify(memory['chisel'])}`);
