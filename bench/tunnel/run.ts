@@ -8,8 +8,9 @@
 // same client (this process, Node's https with keep-alive):
 //   direct   client ──TLS──▶ origin
 //   meridian client ──TLS──▶ `meridian gateway` ══wss══ `meridian agent` ──TLS──▶ origin
-//            (the real CLI processes; the request goes to /clusters/bench/<path> with a hub-CA
-//            client certificate, one tunnel stream per request)
+//            (the real CLI processes, run from the bundle the images run; the request goes
+//            to /clusters/bench/<path> with a hub-CA client certificate, one tunnel stream
+//            per request)
 //   meridian-w1m  the same with streams starting at a 1 MiB receive window at the gateway
 //            (default 256 KiB; both auto-tune up to 4 MiB; gateway-window.ts), to see what the
 //            starting window costs
@@ -40,6 +41,7 @@ import { cpus, loadavg, tmpdir, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { bundleCli } from '../../scripts/bundle.ts';
 import { dialGateway } from '../../src/agent/dial.ts';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
 import { TunnelSession } from '../../src/tunnel/session.ts';
@@ -325,7 +327,12 @@ async function main(): Promise<void> {
       user: 'agent',
       credentials: client,
     });
-    const cliMain = join(repo, 'src/cli/main.ts');
+    // The processes the container images run: the bundled command (scripts/bundle.ts).
+    const cliMain = await bundleCli(join(dir, 'dist', 'cli', 'main.mjs'));
+    const windowMain = await bundleCli(
+      join(dir, 'dist', 'bench', 'gateway-window.mjs'),
+      join(repo, 'bench/tunnel/gateway-window.ts'),
+    );
     start('meridian-gateway', process.execPath, [
       cliMain, 'gateway', '--tls-cert-file', gateway.certPath, '--tls-key-file', gateway.keyPath,
       '--client-ca-file', ca.certPath, '--agent-token-dir', tokens, '--bind-address', '127.0.0.1',
@@ -338,7 +345,7 @@ async function main(): Promise<void> {
 
     // The same with streams starting at a 1 MiB receive window at the gateway (default 256 KiB).
     start('meridian-gateway-w1m', process.execPath, [
-      join(repo, 'bench/tunnel/gateway-window.ts'), gateway.certPath, gateway.keyPath, ca.certPath, tokens,
+      windowMain, gateway.certPath, gateway.keyPath, ca.certPath, tokens,
       String(gwWidePort), String(1024 * 1024),
     ], dir); // prettier-ignore
     start('meridian-agent-w1m', process.execPath, [

@@ -25,6 +25,7 @@ import type { KubeObject } from '../../src/kube/wire.ts';
 import { useEnvironment } from '../support/environment.ts';
 import { eventually } from '../support/eventually.ts';
 import { meridian } from '../support/meridian.ts';
+import { bundleCli } from '../../scripts/bundle.ts';
 
 const env = useEnvironment();
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -377,8 +378,13 @@ describe('deploy/ manifests, Helm chart and container images', () => {
     assert.deepEqual(readdirSync(join(chart, 'crds')).sort(), readdirSync(join(deploy, 'crds')).sort());
   });
 
-  test('each component has a Node 26 image whose entry point is its meridian command', async () => {
+  test('each component has a Node 26 image whose entry point is its command in the bundle', async (t) => {
     const images = join(deploy, 'images');
+    // What the images run: the bundle scripts/bundle.ts writes (dist/cli/main.mjs), without
+    // node_modules — so it is run here from a directory that has none.
+    const image = await mkdtemp(join(tmpdir(), 'meridian-image-'));
+    t.after(() => rm(image, { recursive: true, force: true }));
+    const bundled = await bundleCli(join(image, 'dist', 'cli', 'main.mjs'));
     for (const component of ['controllers', 'gateway', 'agent']) {
       const file = readFileSync(join(images, `${component}.Containerfile`), 'utf8');
       const froms = [...file.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
@@ -387,12 +393,14 @@ describe('deploy/ manifests, Helm chart and container images', () => {
         `${component}: ${froms.join(', ')}`,
       );
       const entry = /^ENTRYPOINT (\[.*\])$/m.exec(file)?.[1];
-      assert.deepEqual(JSON.parse(entry ?? '[]'), ['node', 'src/cli/main.ts', component]);
+      assert.deepEqual(JSON.parse(entry ?? '[]'), ['node', 'dist/cli/main.mjs', component]);
+      assert.match(file, /^RUN node scripts\/bundle\.ts/m, `${component}: builds the bundle`);
+      assert.match(file, /^COPY --from=build \/app\/dist \.\/dist$/m, `${component}: ships the bundle`);
       for (const m of file.matchAll(/^COPY (?!--from)(.+) \S+$/gm))
         for (const src of (m[1] as string).split(' '))
           assert.ok(readdirSync(join(root, src, '..')).length > 0, src);
       // The command exists and takes every flag the manifests pass it.
-      const help = await meridian([component, '--help']);
+      const help = await meridian([component, '--help'], process.env, { entry: bundled, cwd: image });
       assert.equal(help.code, 0, help.stderr);
       const args = [...manifests(join(deploy, 'hub')), ...manifests(join(deploy, 'agent'))]
         .filter((o) => o.kind === 'Deployment' && o.metadata?.name === `meridian-${component}`)

@@ -1,12 +1,13 @@
 // The command-line entry points of the cluster proxy through the hub: `meridian gateway
 // --hub-kubeconfig … --register-api-service 127.0.0.1 --audit-log <file>` and `meridian agent`
-// as processes; kubectl through the hub reaches the member, and the audit file has the line.
+// as processes, run from the bundle the container images run (scripts/bundle.ts, outside the
+// repository, so without node_modules); kubectl through the hub reaches the member, and the
+// audit file has the line.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { ClusterInfo } from '../../src/testenv/environment.ts';
 import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
@@ -14,9 +15,10 @@ import { freePorts } from '../../src/testenv/ports.ts';
 import { eventually } from '../support/eventually.ts';
 import { useEnvironment } from '../support/environment.ts';
 import { startProxyFixture, type ProxyFixture } from '../support/proxy-fixture.ts';
+import { bundleCli } from '../../scripts/bundle.ts';
 
 const env = useEnvironment();
-const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+let cli = '';
 const tag = randomBytes(3).toString('hex');
 const CLUSTER = `cli-${tag}`;
 let fx: ProxyFixture;
@@ -25,7 +27,7 @@ let auditPath = '';
 let viaHub = '';
 
 function meridianProcess(args: readonly string[]): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: fx.dir });
   procs.push(child);
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => (out = (out + c).slice(-100_000)));
@@ -33,7 +35,7 @@ function meridianProcess(args: readonly string[]): { child: ChildProcess; output
   return { child, output: () => out };
 }
 
-describe('meridian gateway and agent (the CLI) serving the cluster proxy through the hub', () => {
+describe('meridian gateway and agent (the bundled CLI) serving the cluster proxy through the hub', () => {
   before(async () => {
     const e = env.get();
     const member = e.members[1] as ClusterInfo;
@@ -43,6 +45,7 @@ describe('meridian gateway and agent (the CLI) serving the cluster proxy through
       startAgents: false,
       register: false,
     });
+    cli = await bundleCli(join(fx.dir, 'image', 'dist', 'cli', 'main.mjs'));
     const tokens = join(fx.dir, 'cli-tokens');
     await mkdir(tokens);
     const token = randomBytes(24).toString('base64url');

@@ -11,10 +11,18 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `meridian` command (this repo's bin) and resolves with its exit code and output. */
-export function meridian(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+/**
+ * Runs the real `meridian` command (this repo's bin, or `o.entry`, e.g. the bundle the images
+ * run) and resolves with its exit code and output.
+ */
+export function meridian(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  o: { entry?: string; cwd?: string } = {},
+): Promise<CliResult> {
+  const opts = { env, timeout: 120_000, ...(o.cwd === undefined ? {} : { cwd: o.cwd }) };
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [o.entry ?? cli, ...args], opts, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
