@@ -249,24 +249,29 @@ const TUNNEL_PROCESSES: Record<Target['name'], string[]> = {
 };
 
 /**
- * Runs `transfer` (which moves `bytes`) and returns the CPU it cost, in ms per MB: the tunnel's
- * own processes, and all of client + origin + tunnel. On a machine whose cores are all busy,
- * throughput is bounded by the whole path's CPU per byte, so this ratio, unlike MB/s, holds
- * under load.
+ * Runs `transfer` (which moves `bytes`) and returns the CPU it cost, in ms per MB: per process
+ * (client = this process, origin, and the tunnel's own), the tunnel's processes together, and
+ * the whole path. On a machine whose cores are all busy, throughput is bounded by the whole
+ * path's CPU per byte, so this, unlike MB/s, holds under load; with a core per process it
+ * would be bounded by the busiest process instead (`maxProcess`).
  */
 async function cpuPerMB(
   t: Target,
   bytes: number,
   transfer: () => Promise<number>,
-): Promise<{ mbps: number; tunnel: number; total: number }> {
-  const names = TUNNEL_PROCESSES[t.name];
-  const [tun0, origin0, client0] = [await cpuMs(...names), await cpuMs('origin'), process.cpuUsage()];
+): Promise<{ mbps: number; tunnel: number; total: number; perProcess: Record<string, number> }> {
+  const names = ['origin', ...TUNNEL_PROCESSES[t.name]];
+  const before = await Promise.all(names.map((n) => cpuMs(n)));
+  const client0 = process.cpuUsage();
   const mbps = await transfer();
   const c = process.cpuUsage(client0);
-  const tunnel = (await cpuMs(...names)) - tun0;
-  const total = tunnel + ((await cpuMs('origin')) - origin0) + (c.user + c.system) / 1000;
+  const after = await Promise.all(names.map((n) => cpuMs(n)));
   const mb = bytes / 1e6;
-  return { mbps, tunnel: tunnel / mb, total: total / mb };
+  const perProcess: Record<string, number> = { client: (c.user + c.system) / 1000 / mb };
+  names.forEach((n, i) => (perProcess[n] = ((after[i] as number) - (before[i] as number)) / mb));
+  const tunnel = TUNNEL_PROCESSES[t.name].reduce((sum, n) => sum + (perProcess[n] ?? 0), 0);
+  const total = Object.values(perProcess).reduce((a, b) => a + b, 0);
+  return { mbps, tunnel, total, perProcess };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 3000));
@@ -399,11 +404,16 @@ async function main(): Promise<void> {
 
     const result: Record<string, unknown> = {};
     const tput = new Map<string, number[]>(targets.map((t) => [t.name, []]));
-    const cpu = new Map<string, { tunnel: number[]; total: number[] }>();
-    const noteCpu = (key: string, c: { tunnel: number; total: number }) => {
-      const e = cpu.get(key) ?? { tunnel: [], total: [] };
+    const cpu = new Map<string, { tunnel: number[]; total: number[]; perProcess: Map<string, number[]> }>();
+    const noteCpu = (
+      key: string,
+      c: { tunnel: number; total: number; perProcess: Record<string, number> },
+    ) => {
+      const e = cpu.get(key) ?? { tunnel: [], total: [], perProcess: new Map<string, number[]>() };
       e.tunnel.push(c.tunnel);
       e.total.push(c.total);
+      for (const [n, v] of Object.entries(c.perProcess))
+        e.perProcess.set(n, [...(e.perProcess.get(n) ?? []), v]);
       cpu.set(key, e);
     };
     for (let r = 0; r < ROUNDS; r++) {
@@ -547,11 +557,20 @@ async function main(): Promise<void> {
     result['upgradedThroughputMBps'] = Object.fromEntries(
       [...pf].map(([k, v]) => [k, { median: med(v), rounds: v.map((x) => round(x, 1)) }]),
     );
+    // Medians over the rounds.
     result['cpuMsPerMB'] = Object.fromEntries(
-      [...cpu].map(([k, v]) => [
-        k,
-        { tunnel: round(pct(v.tunnel, 50), 3), total: round(pct(v.total, 50), 3) },
-      ]),
+      [...cpu].map(([k, v]) => {
+        const perProcess = Object.fromEntries([...v.perProcess].map(([n, xs]) => [n, round(pct(xs, 50), 3)]));
+        return [
+          k,
+          {
+            tunnel: round(pct(v.tunnel, 50), 3),
+            total: round(pct(v.total, 50), 3),
+            maxProcess: Math.max(...Object.values(perProcess)),
+            perProcess,
+          },
+        ];
+      }),
     );
     result['latencyMs'] = lat;
     result['addedP50Ms'] = Object.fromEntries(
