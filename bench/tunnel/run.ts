@@ -29,8 +29,8 @@
 //               or a collapse
 //   cpu         CPU time per MB moved, of the tunnel's processes and of the whole path (client +
 //               tunnel + origin), per throughput round: unlike MB/s it holds on a busy machine
-//   memory      resident memory the hub end gains per extra idle tunnel (--idle-tunnels of them)
-//               and the tunnel's processes per stalled stream (50 at once): gateway (+ agent) vs
+//   memory      resident memory the hub end gains per extra idle tunnel (--idle-tunnels of them,
+//               before any traffic) and the tunnel's processes per stalled stream (50 at once): gateway (+ agent) vs
 //               chisel server (+ client); and the member end's process (agent vs chisel client)
 // Output: progress on stderr; one JSON document on stdout (and to --out).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -395,6 +395,47 @@ async function main(): Promise<void> {
       meridian: await rssKiB('meridian-agent'),
       chisel: await rssKiB('chisel-client'),
     };
+    // Memory per idle tunnel at the hub end, before any traffic (a heap that has not grown yet
+    // keeps the measurement out of garbage-collection noise): K more tunnels — Meridian:
+    // sessions from this process to the gateway for a cluster nobody sends to; chisel: K more
+    // `chisel client` processes — and the resident memory the gateway / chisel server gains.
+    const K = Number(args['idle-tunnels']);
+    const idleTunnel = { meridian: NaN, chisel: NaN };
+    {
+      const before = await rssKiB('meridian-gateway');
+      const sessions: TunnelSession[] = [];
+      for (let i = 0; i < K; i++) {
+        const transport = await dialGateway({
+          gatewayUrl: `https://127.0.0.1:${gwPort}`,
+          cluster: 'idle',
+          token: 'idle-token',
+          ca: caPem,
+        });
+        sessions.push(new TunnelSession(transport, { role: 'dialer' }));
+      }
+      await settle();
+      idleTunnel.meridian = round(((await rssKiB('meridian-gateway')) - before) / K, 1);
+      for (const x of sessions) x.close();
+    }
+    {
+      const before = await rssKiB('chisel-server');
+      const extra = await freePorts(K);
+      const clients = extra.map(
+        (p, i) =>
+        start(`chisel-idle-${i}`, chiselBin, [
+          'client', '--tls-ca', ca.certPath, '--auth', 'bench:bench', `https://127.0.0.1:${chiselPort}`,
+          `R:127.0.0.1:${p}:127.0.0.1:${originPort}`,
+        ], dir), // prettier-ignore
+      );
+      // Connected once each client's reverse port accepts.
+      const chiselUp = (port: number) =>
+        waitUp({ name: 'chisel', base: `https://127.0.0.1:${port}`, tls: tlsBase }, new Agent());
+      await Promise.all(extra.map(chiselUp));
+      await settle();
+      idleTunnel.chisel = round(((await rssKiB('chisel-server')) - before) / K, 1);
+      for (const c of clients) c.kill('SIGTERM');
+    }
+    log(`memory per idle tunnel (${K}): ${JSON.stringify(idleTunnel)} KiB`);
 
     // Warm-up (TLS sessions, JIT, connection pools).
     for (const t of targets) {
@@ -469,29 +510,12 @@ async function main(): Promise<void> {
       log(`stalled ${t.name}: ${JSON.stringify(stalled[t.name])}`);
       s.close();
     }
-    // Memory: K more idle tunnels (Meridian: sessions from this process to the gateway, for a
-    // cluster nobody sends to; chisel: K more `chisel client` processes), then S stalled
-    // streams at once through each tunnel; the resident memory the tunnel's processes gain, per
-    // tunnel and per stream.
-    const K = Number(args['idle-tunnels']);
+    // Memory: S stalled streams at once through each tunnel; the resident memory the tunnel's
+    // processes gain, per stream.
     const S = 50;
     const memory: Record<string, unknown> = {};
     {
       const memberProcess = await rssKiB('meridian-agent');
-      const before = await rssKiB('meridian-gateway');
-      const sessions: TunnelSession[] = [];
-      for (let i = 0; i < K; i++) {
-        const transport = await dialGateway({
-          gatewayUrl: `https://127.0.0.1:${gwPort}`,
-          cluster: 'idle',
-          token: 'idle-token',
-          ca: caPem,
-        });
-        sessions.push(new TunnelSession(transport, { role: 'dialer' }));
-      }
-      await settle();
-      const idle = (await rssKiB('meridian-gateway')) - before;
-      for (const x of sessions) x.close();
       const b2 = await rssKiB('meridian-gateway', 'meridian-agent');
       const meridian = targets.find((t) => t.name === 'meridian') as Target;
       const stalls = await Promise.all(Array.from({ length: S }, () => stall(meridian)));
@@ -499,7 +523,7 @@ async function main(): Promise<void> {
       const perStream = (await rssKiB('meridian-gateway', 'meridian-agent')) - b2;
       for (const x of stalls) x.close();
       memory['meridian'] = {
-        perIdleTunnelKiB: round(idle / K, 1),
+        perIdleTunnelKiB: idleTunnel.meridian,
         memberProcessKiB: { fresh: memberFresh.meridian, afterTraffic: memberProcess },
         perStalledStreamKiB: round(perStream / S, 1),
       };
@@ -507,22 +531,6 @@ async function main(): Promise<void> {
     }
     {
       const memberProcess = await rssKiB('chisel-client');
-      const before = await rssKiB('chisel-server');
-      const extra = await freePorts(K);
-      const clients = extra.map(
-        (p, i) =>
-        start(`chisel-idle-${i}`, chiselBin, [
-          'client', '--tls-ca', ca.certPath, '--auth', 'bench:bench', `https://127.0.0.1:${chiselPort}`,
-          `R:127.0.0.1:${p}:127.0.0.1:${originPort}`,
-        ], dir), // prettier-ignore
-      );
-      // Connected once each client's reverse port accepts.
-      const chiselUp = (port: number) =>
-        waitUp({ name: 'chisel', base: `https://127.0.0.1:${port}`, tls: tlsBase }, new Agent());
-      await Promise.all(extra.map(chiselUp));
-      await settle();
-      const idle = (await rssKiB('chisel-server')) - before;
-      for (const c of clients) c.kill('SIGTERM');
       const b2 = await rssKiB('chisel-server', 'chisel-client');
       const chisel = targets.find((t) => t.name === 'chisel') as Target;
       const stalls = await Promise.all(Array.from({ length: S }, () => stall(chisel)));
@@ -530,7 +538,7 @@ async function main(): Promise<void> {
       const perStream = (await rssKiB('chisel-server', 'chisel-client')) - b2;
       for (const x of stalls) x.close();
       memory['chisel'] = {
-        perIdleTunnelKiB: round(idle / K, 1),
+        perIdleTunnelKiB: idleTunnel.chisel,
         memberProcessKiB: { fresh: memberFresh.chisel, afterTraffic: memberProcess },
         perStalledStreamKiB: round(perStream / S, 1),
       };
