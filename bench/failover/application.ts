@@ -43,6 +43,11 @@ import type { StoreReader } from '../../src/kube/store.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { startEnvironment, type ClusterInfo } from '../../src/testenv/environment.ts';
 import { CRASH_LOOP_LABEL } from '../../src/testenv/kwok-config.ts';
+import { percentile, when as whenWithin } from './when.ts';
+
+/** `when`, bounded by this benchmark's timeout. */
+const when = (what: string, stores: ReadonlyArray<StoreReader<KubeObject>>, holds: () => boolean) =>
+  whenWithin(what, stores, holds, TIMEOUT_MS);
 
 const { values: args } = parseArgs({
   options: {
@@ -92,41 +97,6 @@ async function client(kubeconfig: string): Promise<ApiClient> {
   kc.loadFromFile(kubeconfig);
   return ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-app-failover-bench' });
 }
-
-/** `performance.now()` of the first change of `stores` after which `holds` is true (or at once). */
-function when(
-  what: string,
-  stores: ReadonlyArray<StoreReader<KubeObject>>,
-  holds: () => boolean,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = new AbortController();
-    const check = (): void => {
-      let ok: boolean;
-      try {
-        ok = stores.every((s) => s.isReady()) && holds();
-      } catch {
-        ok = false;
-      }
-      if (!ok) return;
-      const t = performance.now();
-      done.abort();
-      clearTimeout(timer);
-      resolve(t);
-    };
-    const timer = setTimeout(() => {
-      done.abort();
-      reject(new Error(`timed out after ${TIMEOUT_MS} ms waiting for: ${what}`));
-    }, TIMEOUT_MS);
-    for (const s of stores) s.subscribe(check, done.signal);
-    void Promise.all(stores.map((s) => s.ready)).then(check);
-  });
-}
-
-const percentile = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
 interface Trial {
   readonly trial: number;

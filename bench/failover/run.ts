@@ -48,6 +48,11 @@ import { objectKey } from '../../src/kube/object-key.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
 import type { KubeObject } from '../../src/kube/wire.ts';
 import { startEnvironment, type ClusterInfo } from '../../src/testenv/environment.ts';
+import { percentile, when as whenWithin } from './when.ts';
+
+/** `when`, bounded by this benchmark's timeout. */
+const when = (what: string, stores: ReadonlyArray<StoreReader<KubeObject>>, holds: () => boolean) =>
+  whenWithin(what, stores, holds, TIMEOUT_MS);
 
 const { values: args } = parseArgs({
   options: {
@@ -119,45 +124,6 @@ async function client(kubeconfig: string): Promise<ApiClient> {
   kc.loadFromFile(kubeconfig);
   return ApiClient.fromKubeConfig(kc, { userAgent: 'meridian-failover-bench' });
 }
-
-/**
- * Resolves with `performance.now()` of the first change of any of `stores` after which `holds`
- * is true (checked at once too); rejects after `timeoutMs`, naming `what`.
- */
-function when(
-  what: string,
-  stores: ReadonlyArray<StoreReader<KubeObject>>,
-  holds: () => boolean,
-  timeoutMs = TIMEOUT_MS,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = new AbortController();
-    const check = (): void => {
-      let ok: boolean;
-      try {
-        ok = stores.every((s) => s.isReady()) && holds();
-      } catch {
-        ok = false;
-      }
-      if (!ok) return;
-      const t = performance.now();
-      done.abort();
-      clearTimeout(timer);
-      resolve(t);
-    };
-    const timer = setTimeout(() => {
-      done.abort();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`));
-    }, timeoutMs);
-    for (const s of stores) s.subscribe(check, done.signal);
-    void Promise.all(stores.map((s) => s.ready)).then(check);
-  });
-}
-
-const percentile = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
-};
 
 interface Trial {
   readonly trial: number;
