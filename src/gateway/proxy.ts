@@ -77,6 +77,22 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/** A tunnel stream carrying `req`'s head to the agent, or why none could be opened. */
+function openStream(req: IncomingMessage, t: ProxyTarget, upgrade: boolean): TunnelStream | string {
+  const head: RequestHead = {
+    kind: 'http',
+    method: req.method ?? 'GET',
+    path: t.path,
+    headers: requestHeaders(req, t, upgrade),
+    identity: t.identity,
+  };
+  try {
+    return t.session.open(encodeRequestHead(head));
+  } catch (err) {
+    return `cluster ${t.cluster}: cannot open a tunnel stream: ${(err as Error).message}`;
+  }
+}
+
 /**
  * Forwards one HTTP request over a new tunnel stream and streams the answer back. The request
  * body and the response body flow with backpressure end to end (a watch or `logs -f` is just
@@ -89,21 +105,12 @@ export async function proxyRequest(
   res: ServerResponse,
   t: ProxyTarget,
 ): Promise<{ status: number; error?: string }> {
-  const head: RequestHead = {
-    kind: 'http',
-    method: req.method ?? 'GET',
-    path: t.path,
-    headers: requestHeaders(req, t, false),
-    identity: t.identity,
-  };
-  let stream: TunnelStream;
-  try {
-    stream = t.session.open(encodeRequestHead(head));
-  } catch (err) {
-    const msg = `cluster ${t.cluster}: cannot open a tunnel stream: ${(err as Error).message}`;
-    sendStatus(res, 503, 'ServiceUnavailable', msg);
-    return { status: 503, error: msg };
+  const opened = openStream(req, t, false);
+  if (typeof opened === 'string') {
+    sendStatus(res, 503, 'ServiceUnavailable', opened);
+    return { status: 503, error: opened };
   }
+  const stream = opened;
   let failure: Error | undefined;
   stream.on('error', (err) => {
     failure ??= err;
@@ -148,21 +155,12 @@ export async function proxyUpgrade(
   early: Buffer,
   t: ProxyTarget,
 ): Promise<{ status: number; error?: string }> {
-  const head: RequestHead = {
-    kind: 'http',
-    method: req.method ?? 'GET',
-    path: t.path,
-    headers: requestHeaders(req, t, true),
-    identity: t.identity,
-  };
-  let stream: TunnelStream;
-  try {
-    stream = t.session.open(encodeRequestHead(head));
-  } catch (err) {
-    const msg = `cluster ${t.cluster}: cannot open a tunnel stream: ${(err as Error).message}`;
-    writeRawStatus(socket, 503, 'ServiceUnavailable', msg);
-    return { status: 503, error: msg };
+  const opened = openStream(req, t, true);
+  if (typeof opened === 'string') {
+    writeRawStatus(socket, 503, 'ServiceUnavailable', opened);
+    return { status: 503, error: opened };
   }
+  const stream = opened;
   let failure: Error | undefined;
   stream.on('error', (err) => {
     failure ??= err;
