@@ -8,24 +8,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
-import { stringify } from 'yaml';
-import { TaintKeys, type Cluster, type ResourceBinding, type Taint } from '../../src/api/index.ts';
+import type { Cluster, ResourceBinding } from '../../src/api/index.ts';
 import type { ControllerSettings } from '../../src/controllers/context.ts';
 import { FAILOVER_DECISIONS } from '../../src/controllers/failover/metrics.ts';
-import { runManager } from '../../src/controllers/manager.ts';
-import { CLUSTERS } from '../../src/controllers/members/registry.ts';
-import { Resources } from '../../src/controllers/resources.ts';
-import { ApiClient } from '../../src/kube/api-client.ts';
-import { InformerFactory } from '../../src/kube/informer-factory.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
-import { startEnvironment, type ClusterInfo, type Environment } from '../../src/testenv/environment.ts';
+import type { ClusterInfo, Environment } from '../../src/testenv/environment.ts';
 import { CRASH_LOOP_LABEL } from '../../src/testenv/kwok-config.ts';
 import { eventually } from '../support/eventually.ts';
+import { failoverFixture, json, notReadyTaint, readyStatus, yaml } from '../support/failover.ts';
 import { meridian } from '../support/meridian.ts';
-import { logJson, tailLogger } from '../support/log.ts';
+import { logJson } from '../support/log.ts';
 
 const run = randomBytes(3).toString('hex');
 /** Generous: the machine is shared and slow. */
@@ -42,135 +35,22 @@ const SETTINGS: ControllerSettings = {
   evictionTimeoutMs: 600_000,
 };
 
-const log = tailLogger('failover-app-test');
+const fx = failoverFixture({ name: 'failover-app-test', settings: SETTINGS, waitMs: WAIT_MS, run });
+const { startControllers, stopControllers, kubectl, waitFor, expectEvent, freeze } = fx;
+const { memberDeployment, hubDeployment, logged } = fx;
 
 let env: Environment;
-let hub: ApiClient;
-const watching = new AbortController();
 let clusters: StoreReader<Cluster>;
 let bindings: StoreReader<ResourceBinding>;
-let controllers:
-  | { readonly abort: AbortController; readonly done: Promise<unknown>; readonly metrics: Registry }
-  | undefined;
-
-function startControllers(): void {
-  const abort = new AbortController();
-  const metrics = new Registry();
-  const done = runManager({
-    hub,
-    log,
-    leaderElection: false,
-    metrics,
-    signal: abort.signal,
-    settings: SETTINGS,
-  });
-  controllers = { abort, done, metrics };
-}
-
-async function stopControllers(): Promise<void> {
-  const c = controllers;
-  controllers = undefined;
-  c?.abort.abort();
-  await c?.done.catch(() => {});
-}
 
 /** The in-process controllers' failover decision count for these labels (0 when none). */
 async function decisions(labels: { kind: string; reason: string; cluster: string }): Promise<number> {
-  const metric = controllers?.metrics.getSingleMetric(FAILOVER_DECISIONS);
+  const metric = fx.controllerMetrics()?.getSingleMetric(FAILOVER_DECISIONS);
   const values = (await metric?.get())?.values ?? [];
   return values
     .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
     .reduce((sum, v) => sum + v.value, 0);
 }
-
-const kubectl = (cluster: string, args: string[], input?: string) =>
-  env.kubectl(cluster, args, input === undefined ? { timeoutMs: 120_000 } : { input, timeoutMs: 120_000 });
-const json = async <T>(p: Promise<{ stdout: string }>): Promise<T> => JSON.parse((await p).stdout) as T;
-const yaml = (...docs: object[]) => docs.map((d) => stringify(d)).join('---\n');
-
-const readyStatus = (c: Cluster | undefined): string | undefined =>
-  c?.status?.conditions?.find((x) => x.type === 'Ready')?.status;
-const notReadyTaint = (c: Cluster | undefined): Taint | undefined =>
-  c?.spec.taints?.find((t) => t.key === TaintKeys.notReady && t.effect === 'NoExecute');
-
-/** Resolves once `predicate` holds for the watched store's object, re-checked on each change. */
-function waitFor<K extends { metadata: { name?: string } }>(
-  store: StoreReader<K>,
-  key: ReturnType<typeof objectKey>,
-  what: string,
-  predicate: (o: K | undefined) => boolean,
-  timeoutMs = WAIT_MS,
-): Promise<K | undefined> {
-  return new Promise((resolve, reject) => {
-    const done = new AbortController();
-    const check = (): void => {
-      if (!store.isReady() || !predicate(store.get(key))) return;
-      done.abort();
-      clearTimeout(timer);
-      resolve(store.get(key));
-    };
-    const timer = setTimeout(() => {
-      done.abort();
-      reject(new Error(`timed out waiting for ${key}: ${what}; last seen ${logJson(store.get(key))}`));
-    }, timeoutMs);
-    store.subscribe((c) => {
-      if (c.key === key) check();
-    }, done.signal);
-    void store.ready.then(check);
-  });
-}
-
-async function eventsAbout(
-  name: string,
-  namespace: string,
-): Promise<Array<{ reason: string; note: string }>> {
-  const list = await json<{
-    items: Array<{ reason?: string; note?: string; regarding?: { name?: string } }>;
-  }>(kubectl('hub', ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']));
-  return list.items
-    .filter((e) => e.regarding?.name === name)
-    .map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
-}
-
-async function expectEvent(name: string, namespace: string, reason: string, note: RegExp): Promise<void> {
-  await eventually(
-    async () => {
-      const ev = await eventsAbout(name, namespace);
-      assert.ok(
-        ev.some((e) => e.reason === reason && note.test(e.note)),
-        `${reason} ${note} on ${name}: ${logJson(ev)}`,
-      );
-    },
-    { timeoutMs: WAIT_MS },
-  );
-}
-
-/** Freezes a member's kube-apiserver (SIGSTOP) until the returned function thaws it. */
-function freeze(member: ClusterInfo): () => void {
-  const apiserver = env.processes().find((p) => p.name === `${member.name}/kube-apiserver`);
-  assert.ok(apiserver, `${member.name}'s kube-apiserver process`);
-  process.kill(apiserver.pid, 'SIGSTOP');
-  let thawed = false;
-  return () => {
-    if (thawed) return;
-    thawed = true;
-    process.kill(apiserver.pid, 'SIGCONT');
-  };
-}
-
-type Deployment = {
-  metadata: { generation?: number };
-  spec: { replicas: number };
-  status?: { replicas?: number; readyReplicas?: number };
-};
-
-async function memberDeployment(member: string, ns: string, name: string): Promise<Deployment | undefined> {
-  const r = await kubectl(member, ['get', 'deployment', name, '-n', ns, '-o', 'json', '--ignore-not-found']);
-  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Deployment);
-}
-
-const hubDeployment = (ns: string) =>
-  json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
 
 const names = (ms: readonly ClusterInfo[]) => ms.map((m) => m.name).sort();
 
@@ -309,43 +189,11 @@ async function expectRunning(w: Web, replicas: number, where: Record<string, num
   );
 }
 
-function logged(body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (err) {
-      process.stderr.write(`[failover-app-test] controller log tail:\n${log.tail(400)}\n`);
-      throw err;
-    }
-  };
-}
-
 before(async () => {
-  env = await startEnvironment({ log: (m) => process.stderr.write(`[failover-app-test env] ${m}\n`) });
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.hub.kubeconfig);
-  hub = await ApiClient.fromKubeConfig(kc);
-  for (const m of env.members) {
-    const r = await meridian(['join', m.name, '--kubeconfig', m.kubeconfig, '--hub-kubeconfig', env.hub.kubeconfig, '--labels', `meridian.dev/test-run=${run}`]); // prettier-ignore
-    assert.equal(r.code, 0, `join ${m.name}: ${r.stderr}`);
-  }
-  startControllers();
-  const informers = new InformerFactory(hub, watching.signal, log);
-  clusters = informers.informer<Cluster>(CLUSTERS);
-  bindings = informers.informer<ResourceBinding>(Resources.ResourceBinding);
-  await Promise.all(
-    env.members.map((m) =>
-      waitFor(clusters, objectKey(undefined, m.name), 'Ready', (c) => readyStatus(c) === 'True'),
-    ),
-  );
+  ({ env, clusters, bindings } = await fx.start());
 });
 
-after(async () => {
-  await stopControllers();
-  watching.abort();
-  await hub?.close();
-  await env?.stop();
-});
+after(() => fx.stop());
 
 const divided = {
   replicaScheduling: { replicaSchedulingType: 'Divided', replicaDivisionPreference: 'Weighted' },

@@ -40,6 +40,7 @@ import { eventually } from '../support/eventually.ts';
 import { meridian, startControllers, type ControllersProcess } from '../support/meridian.ts';
 import { createSite, netnsUnavailable, type Site } from '../support/netns.ts';
 import { startForwarder, type Forwarder } from '../support/netns-forward.ts';
+import { waitForObject } from '../support/wait-for.ts';
 
 const run = promisify(execFile);
 const env = useEnvironment();
@@ -82,25 +83,8 @@ const tainted = (c: Cluster | undefined): boolean =>
   c?.spec.taints?.some((t) => t.key === TaintKeys.notReady && t.effect === 'NoExecute') ?? false;
 
 /** Resolves once `predicate` holds for the Cluster, re-checked on each of its changes (a watch). */
-function waitForCluster(name: string, what: string, predicate: (c: Cluster | undefined) => boolean) {
-  const key = objectKey(undefined, name);
-  return new Promise<Cluster | undefined>((resolve, reject) => {
-    const done = new AbortController();
-    const check = (): void => {
-      if (!clusters.isReady() || !predicate(clusters.get(key))) return;
-      done.abort();
-      clearTimeout(timer);
-      resolve(clusters.get(key));
-    };
-    const timer = setTimeout(() => {
-      done.abort();
-      const c = clusters.get(key);
-      reject(new Error(`timed out: Cluster ${name} ${what}; last ${JSON.stringify(c?.status?.conditions)}`));
-    }, WAIT_MS);
-    clusters.subscribe((c) => c.key === key && check(), done.signal);
-    void clusters.ready.then(check);
-  });
-}
+const waitForCluster = (name: string, what: string, predicate: (c: Cluster | undefined) => boolean) =>
+  waitForObject(clusters, objectKey(undefined, name), `Cluster ${what}`, predicate, WAIT_MS);
 
 /** Starts `argv` inside the site's namespace; its output goes to `<dir>/<name>.log`. */
 function inSite(name: string, argv: readonly string[]): ChildProcess {

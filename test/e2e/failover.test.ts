@@ -8,22 +8,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
-import { stringify } from 'yaml';
-import { TaintKeys, type Cluster, type ResourceBinding, type Taint } from '../../src/api/index.ts';
+import type { Cluster, ResourceBinding, Taint } from '../../src/api/index.ts';
 import type { ControllerSettings } from '../../src/controllers/context.ts';
-import { runManager } from '../../src/controllers/manager.ts';
 import { CLUSTERS } from '../../src/controllers/members/registry.ts';
-import { Resources } from '../../src/controllers/resources.ts';
-import { ApiClient } from '../../src/kube/api-client.ts';
-import { InformerFactory } from '../../src/kube/informer-factory.ts';
+import type { ApiClient } from '../../src/kube/api-client.ts';
 import { objectKey } from '../../src/kube/object-key.ts';
 import type { StoreReader } from '../../src/kube/store.ts';
-import { startEnvironment, type ClusterInfo, type Environment } from '../../src/testenv/environment.ts';
+import type { ClusterInfo, Environment } from '../../src/testenv/environment.ts';
 import { eventually } from '../support/eventually.ts';
+import { failoverFixture, json, notReadyTaint, readyStatus, yaml } from '../support/failover.ts';
 import { meridian } from '../support/meridian.ts';
-import { logJson, tailLogger } from '../support/log.ts';
 
 const run = randomBytes(3).toString('hex');
 /** Generous: the machine is shared and slow; nothing here asserts on elapsed wall time. */
@@ -37,102 +31,22 @@ const SETTINGS: ControllerSettings = {
   evictionTimeoutMs: 600_000,
 };
 
-const log = tailLogger('failover-test');
+const fx = failoverFixture({ name: 'failover-test', settings: SETTINGS, waitMs: WAIT_MS, run });
+const { startControllers, stopControllers, kubectl, waitFor, expectEvent, freeze } = fx;
+const { memberDeployment, hubDeployment, logged } = fx;
 
 let env: Environment;
 let hub: ApiClient;
-/** This file's own hub watches (they outlive controller restarts). */
-const watching = new AbortController();
 let clusters: StoreReader<Cluster>;
 let bindings: StoreReader<ResourceBinding>;
-let controllers: { readonly abort: AbortController; readonly done: Promise<unknown> } | undefined;
-
-/** Runs Meridian's controllers in this process (no leader election), as `meridian controllers` does. */
-function startControllers(): void {
-  const abort = new AbortController();
-  const done = runManager({
-    hub,
-    log,
-    leaderElection: false,
-    metrics: new Registry(),
-    signal: abort.signal,
-    settings: SETTINGS,
-  });
-  controllers = { abort, done };
-}
-
-/** Stops them wherever they are: in-flight reconciles are abandoned. */
-async function stopControllers(): Promise<void> {
-  const c = controllers;
-  controllers = undefined;
-  c?.abort.abort();
-  await c?.done.catch(() => {});
-}
-
-const kubectl = (cluster: string, args: string[], input?: string) =>
-  env.kubectl(cluster, args, input === undefined ? { timeoutMs: 120_000 } : { input, timeoutMs: 120_000 });
-const json = async <T>(p: Promise<{ stdout: string }>): Promise<T> => JSON.parse((await p).stdout) as T;
-const yaml = (...docs: object[]) => docs.map((d) => stringify(d)).join('---\n');
-
-const readyStatus = (c: Cluster | undefined): string | undefined =>
-  c?.status?.conditions?.find((x) => x.type === 'Ready')?.status;
-const notReadyTaint = (c: Cluster | undefined): Taint | undefined =>
-  c?.spec.taints?.find((t) => t.key === TaintKeys.notReady && t.effect === 'NoExecute');
 
 /** Resolves once `predicate` holds for the Cluster, re-checked on each of its changes. */
-function waitForCluster(
+const waitForCluster = (
   name: string,
   what: string,
   predicate: (c: Cluster | undefined) => boolean,
   timeoutMs = WAIT_MS,
-): Promise<Cluster | undefined> {
-  const key = objectKey(undefined, name);
-  return new Promise((resolve, reject) => {
-    const done = new AbortController();
-    const check = (): void => {
-      if (!clusters.isReady() || !predicate(clusters.get(key))) return;
-      done.abort();
-      clearTimeout(timer);
-      resolve(clusters.get(key));
-    };
-    const timer = setTimeout(() => {
-      done.abort();
-      const c = clusters.get(key);
-      const seen = logJson({ spec: c?.spec, conditions: c?.status?.conditions });
-      reject(new Error(`timed out waiting for Cluster ${name}: ${what}; last seen ${seen}`));
-    }, timeoutMs);
-    clusters.subscribe((c) => {
-      if (c.key === key) check();
-    }, done.signal);
-    void clusters.ready.then(check);
-  });
-}
-
-/** Events about one hub object, as `kubectl get events` lists them. */
-async function eventsAbout(
-  name: string,
-  namespace = 'default',
-): Promise<Array<{ reason: string; note: string }>> {
-  const list = await json<{
-    items: Array<{ reason?: string; note?: string; regarding?: { name?: string } }>;
-  }>(kubectl('hub', ['get', 'events.events.k8s.io', '-n', namespace, '-o', 'json']));
-  return list.items
-    .filter((e) => e.regarding?.name === name)
-    .map((e) => ({ reason: e.reason ?? '', note: e.note ?? '' }));
-}
-
-async function expectEvent(name: string, namespace: string, reason: string, note: RegExp): Promise<void> {
-  await eventually(
-    async () => {
-      const ev = await eventsAbout(name, namespace);
-      assert.ok(
-        ev.some((e) => e.reason === reason && note.test(e.note)),
-        `${reason} ${note} on ${name}: ${logJson(ev)}`,
-      );
-    },
-    { timeoutMs: WAIT_MS },
-  );
-}
+): Promise<Cluster | undefined> => waitFor(clusters, objectKey(undefined, name), what, predicate, timeoutMs);
 
 /** A loopback port nothing listens on: bind one, then close it. */
 function closedPort(): Promise<number> {
@@ -142,30 +56,6 @@ function closedPort(): Promise<number> {
       srv.close(() => resolve(p));
     });
   });
-}
-
-/** Freezes a member's kube-apiserver (SIGSTOP) until the returned function thaws it. */
-function freeze(member: ClusterInfo): () => void {
-  const apiserver = env.processes().find((p) => p.name === `${member.name}/kube-apiserver`);
-  assert.ok(apiserver, `${member.name}'s kube-apiserver process`);
-  process.kill(apiserver.pid, 'SIGSTOP');
-  let thawed = false;
-  return () => {
-    if (thawed) return;
-    thawed = true;
-    process.kill(apiserver.pid, 'SIGCONT');
-  };
-}
-
-type Deployment = {
-  spec: { replicas: number };
-  status?: { replicas?: number; readyReplicas?: number };
-};
-
-/** A member's copy of a Deployment: undefined when it has none. */
-async function memberDeployment(member: string, ns: string, name: string): Promise<Deployment | undefined> {
-  const r = await kubectl(member, ['get', 'deployment', name, '-n', ns, '-o', 'json', '--ignore-not-found']);
-  return r.stdout.trim() === '' ? undefined : (JSON.parse(r.stdout) as Deployment);
 }
 
 /**
@@ -224,9 +114,6 @@ async function deployWeb(prefix: string): Promise<{ ns: string; binding: string;
   );
   return { ns, binding, work: `rb.${ns}.${binding}` };
 }
-
-const hubDeployment = (ns: string) =>
-  json<Deployment>(kubectl('hub', ['get', 'deployment', 'web', '-n', ns, '-o', 'json']));
 
 /**
  * With `lost` frozen: the binding places 3 + 3 on the others and they run them Ready; the hub
@@ -299,42 +186,11 @@ async function expectRecovered(lost: ClusterInfo, ns: string, binding: string, w
   assert.equal(d.status?.replicas, 6);
 }
 
-/** Runs a test body; on failure prints the controllers' recent log first. */
-function logged(body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    try {
-      await body();
-    } catch (err) {
-      process.stderr.write(`[failover-test] controller log tail:\n${log.tail(400)}\n`);
-      throw err;
-    }
-  };
-}
-
 before(async () => {
-  env = await startEnvironment({ log: (m) => process.stderr.write(`[failover-test env] ${m}\n`) });
-  const kc = new KubeConfig();
-  kc.loadFromFile(env.hub.kubeconfig);
-  hub = await ApiClient.fromKubeConfig(kc);
-  for (const m of env.members) {
-    const r = await meridian(['join', m.name, '--kubeconfig', m.kubeconfig, '--hub-kubeconfig', env.hub.kubeconfig, '--labels', `meridian.dev/test-run=${run}`]); // prettier-ignore
-    assert.equal(r.code, 0, `join ${m.name}: ${r.stderr}`);
-  }
-  startControllers();
-  const informers = new InformerFactory(hub, watching.signal, log);
-  clusters = informers.informer<Cluster>(CLUSTERS);
-  bindings = informers.informer<ResourceBinding>(Resources.ResourceBinding);
-  await Promise.all(
-    env.members.map((m) => waitForCluster(m.name, 'Ready', (c) => readyStatus(c) === 'True')),
-  );
+  ({ env, hub, clusters, bindings } = await fx.start());
 });
 
-after(async () => {
-  await stopControllers();
-  watching.abort();
-  await hub?.close();
-  await env?.stop();
-});
+after(() => fx.stop());
 
 describe('cluster health → taints', () => {
   test(
