@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { perConnection } from './identity.ts';
+import { perConnection } from './per-connection.ts';
 import type { Identity } from '../tunnel/http.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { Identity } from '../tunnel/http.ts';
+import { perConnection } from './per-connection.ts';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
@@ -20,19 +21,6 @@ export function identityFromCertificate(socket: TLSSocket): Identity | undefined
 }
 
 const identities = new WeakMap<TLSSocket, Identity | undefined>();
-
-/**
- * `compute()` once per TLS 1.3 connection: its peer certificate cannot change (1.3 has no
- * renegotiation), and building it (`getPeerCertificate`, parsing, verifying) costs tens of
- * microseconds a request on a keep-alive connection. Older protocols compute each time.
- */
-export function perConnection<T>(memo: WeakMap<TLSSocket, T>, socket: TLSSocket, compute: () => T): T {
-  if (socket.getProtocol() !== 'TLSv1.3') return compute();
-  if (memo.has(socket)) return memo.get(socket) as T;
-  const v = compute();
-  memo.set(socket, v);
-  return v;
-}
 
 function fromCertificate(cert: PeerCertificate): Identity | undefined {
   // As kube-apiserver: a certificate restricted to other uses (e.g. a serving certificate)
