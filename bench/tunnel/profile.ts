@@ -3,11 +3,13 @@
 // through them (the same origin as run.ts), then the profiles are summarised by self time.
 //
 // Usage: node bench/tunnel/profile.ts [--bytes 134217728] [--rounds 4] [--path big|pf|small]
-//          [--requests 2000] [--concurrency 1] [--keep DIR] [--node-flag=--trace-gc …]
-// Prints MB/s per round (direct first, then through the tunnel) — for --path small, the p50 and
-// p99 of --requests small GETs, --concurrency at a time, instead — and, per process, the functions with the
-// most self time. --keep copies the .cpuprofile files to DIR (open them
-// in Chrome DevTools' Performance tab) and the processes' stdout.
+//          [--requests 2000] [--concurrency 1] [--keep DIR] [--node-flag=--trace-gc …] [--no-profile]
+// Prints MB/s per round (direct first, then through the tunnel) with the CPU ms per MB the
+// gateway and the agent used in that round — for --path small, the p50 and p99 of --requests
+// small GETs, --concurrency at a time, instead — and, per process, the functions with the most
+// self time. --keep copies the .cpuprofile files to DIR (open them in Chrome DevTools'
+// Performance tab) and the processes' stdout. --no-profile runs them without the profiler, which
+// itself costs CPU and starts extra garbage collections: for CPU per MB and --trace-gc counts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
 import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
 import { freePorts } from '../../src/testenv/ports.ts';
+import { processCpuMs } from './proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,7 +32,9 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     keep: { type: 'string' },
     'node-flag': { type: 'string', multiple: true, default: [] },
+    profile: { type: 'boolean', default: true },
   },
+  allowNegative: true,
 });
 const BYTES = Number(args.bytes);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -190,9 +195,7 @@ async function main(): Promise<void> {
     const cliMain = join(repo, 'src/cli/main.ts');
     const prof = (name: string) => [
       ...args['node-flag'],
-      '--cpu-prof',
-      '--cpu-prof-dir',
-      join(profDir, name),
+      ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, name)] : []),
     ];
     const gw = start(process.execPath, [
       ...prof('gateway'), cliMain, 'gateway', '--tls-cert-file', gateway.certPath, '--tls-key-file',
@@ -246,21 +249,27 @@ async function main(): Promise<void> {
           );
           continue;
         }
+        const cpu0 = await Promise.all([gw, ag].map((c) => processCpuMs(c.pid ?? 0)));
         const mbps =
           args.path === 'pf' ? await fetchUpgraded(t.base, t.tls) : await fetchBig(t.base, t.tls, agent);
-        log(`${args.path} ${name} round ${r + 1}: ${mbps.toFixed(1)} MB/s`);
+        const cpu1 = await Promise.all([gw, ag].map((c) => processCpuMs(c.pid ?? 0)));
+        const perMb = cpu1.map((v, i) => ((v - (cpu0[i] ?? 0)) / (BYTES / 1e6)).toFixed(2));
+        log(
+          `${args.path} ${name} round ${r + 1}: ${mbps.toFixed(1)} MB/s; CPU ms/MB gateway ${perMb[0]}, agent ${perMb[1]}`,
+        );
       }
     }
     agent.destroy();
     for (const c of [gw, ag]) c.kill('SIGTERM');
     await Promise.all([gw, ag].map((c) => (c.exitCode === null ? once(c, 'exit') : undefined)));
-    for (const name of ['gateway', 'agent']) {
+    for (const name of args.profile ? ['gateway', 'agent'] : []) {
       const files = await readdir(join(profDir, name));
       const p = JSON.parse(await readFile(join(profDir, name, files[0] as string), 'utf8')) as Profile;
       process.stdout.write(`\n== ${name}\n${summarise(p).join('\n')}\n`);
     }
     if (args.keep !== undefined) {
-      await cp(profDir, args.keep, { recursive: true });
+      await mkdir(args.keep, { recursive: true });
+      if (args.profile) await cp(profDir, args.keep, { recursive: true });
       for (const [name, text] of Object.entries(outputs))
         await writeFile(join(args.keep, `${name}.out`), text);
     }

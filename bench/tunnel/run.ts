@@ -42,6 +42,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleCli } from '../../scripts/bundle.ts';
+import { processCpuMs, processRssKiB } from './proc.ts';
 import { dialGateway } from '../../src/agent/dial.ts';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
 import { TunnelSession } from '../../src/tunnel/session.ts';
@@ -218,27 +219,16 @@ async function stall(t: Target): Promise<{ received: () => number; close: () => 
 /** Resident memory of the named child processes, summed, in KiB. */
 async function rssKiB(...names: string[]): Promise<number> {
   let sum = 0;
-  for (const n of names) {
-    const pid = byName.get(n)?.pid;
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    sum += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  }
+  for (const n of names) sum += await processRssKiB(byName.get(n)?.pid ?? 0);
   return sum;
 }
 
 /** CPU time (user + system) the named child processes have used so far, summed, in ms. */
 async function cpuMs(...names: string[]): Promise<number> {
   let sum = 0;
-  for (const n of names) {
-    const pid = byName.get(n)?.pid;
-    // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks).
-    const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
-    sum += ((Number(stat[11]) + Number(stat[12])) * 1000) / CLOCK_TICKS;
-  }
+  for (const n of names) sum += await processCpuMs(byName.get(n)?.pid ?? 0);
   return sum;
 }
-/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
-const CLOCK_TICKS = 100;
 
 /** The processes that carry each system's bytes besides the client (this process) and the origin. */
 const TUNNEL_PROCESSES: Record<Target['name'], string[]> = {
