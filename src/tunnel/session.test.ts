@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TunnelError } from './errors.ts';
 import { FrameType, INITIAL_WINDOW, decodeFrames, encodeFrame, frameHeader, type Frame } from './frame.ts';
+import { MESSAGE_BYTES, messagePool } from './message-pool.ts';
 import { TunnelSession, type SessionOptions } from './session.ts';
 import type { TunnelStream } from './stream.ts';
 import { webSocketTransport } from './transport.ts';
@@ -150,6 +151,30 @@ async function writeBytes(s: TunnelStream, total: number, end = true): Promise<v
     if (!s.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) await once(s, 'drain');
   }
   if (end) s.end();
+}
+
+/**
+ * A real acceptor session facing a hand-written peer: the returned raw WebSocket sends raw
+ * frames, and every message the session sends is handed to `onMessage`.
+ */
+async function rawPeer(acceptor: Side, onMessage: (m: Buffer) => void): Promise<WebSocket> {
+  const http = createHttpServer();
+  const wss = new WebSocketServer({ server: http });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  wss.once('connection', (ws) => {
+    const session = new TunnelSession(webSocketTransport(ws), { role: 'acceptor', ...acceptor });
+    cleanups.push(async () => session.close());
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
+  ws.on('message', onMessage);
+  cleanups.push(async () => {
+    ws.terminate();
+    wss.close();
+    http.close();
+  });
+  await once(ws, 'open');
+  return ws;
 }
 
 describe('TunnelSession over a WebSocket on loopback', () => {
@@ -485,32 +510,18 @@ describe('TunnelSession over a WebSocket on loopback', () => {
   });
 
   test('a stream opened and closed in one message gets no window grant; one left open does', async () => {
-    const http = createHttpServer();
-    const wss = new WebSocketServer({ server: http });
-    http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
-    wss.once('connection', (ws) => {
-      const acceptor = new TunnelSession(webSocketTransport(ws), {
-        role: 'acceptor',
+    const got: Frame[] = [];
+    const ws = await rawPeer(
+      {
         receiveWindow: 4 * INITIAL_WINDOW,
         onStream: (s) => {
           s.on('error', () => {});
           s.resume();
           s.end('ok');
         },
-      });
-      cleanups.push(async () => acceptor.close());
-    });
-    // A hand-written peer: raw frames on a raw WebSocket, and a record of what comes back.
-    const ws = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
-    const got: Frame[] = [];
-    ws.on('message', (m: Buffer) => got.push(...decodeFrames(m)));
-    cleanups.push(async () => {
-      ws.terminate();
-      wss.close();
-      http.close();
-    });
-    await once(ws, 'open');
+      },
+      (m) => got.push(...decodeFrames(m)),
+    );
     // Stream 1: OPEN and CLOSE together (a request without a body). Stream 3: OPEN only.
     ws.send(Buffer.concat([encodeFrame(FrameType.Open, 1), encodeFrame(FrameType.Close, 1)]));
     ws.send(encodeFrame(FrameType.Open, 3));
@@ -524,6 +535,45 @@ describe('TunnelSession over a WebSocket on loopback', () => {
     );
     const grants = got.filter((f) => f.type === FrameType.WindowUpdate).map((f) => f.stream);
     assert.deepEqual(grants, [3]);
+  });
+
+  test('bulk data leaves in whole frames, in messages of at most MESSAGE_BYTES, from pooled buffers given back once sent', async () => {
+    const total = 4 * 1024 * 1024;
+    const payload = randomBytes(total);
+    const sizes: number[] = [];
+    const data: Buffer[] = [];
+    let ended!: () => void;
+    const end = new Promise<void>((resolve) => (ended = resolve));
+    const ws = await rawPeer(
+      {
+        onStream: (s) => {
+          s.on('error', () => {});
+          s.resume();
+          // Chunks of odd sizes, so frames and messages do not line up with writes.
+          for (let off = 0; off < total; off += 100_003) s.write(payload.subarray(off, off + 100_003));
+          s.end();
+        },
+      },
+      (m) => {
+        sizes.push(m.length);
+        // decodeFrames throws on a frame cut short at the end of a message.
+        for (const f of decodeFrames(m)) {
+          if (f.type === FrameType.Data) data.push(Buffer.from(f.payload));
+          if (f.type === FrameType.Close) ended();
+        }
+      },
+    );
+    const grant = Buffer.alloc(4);
+    grant.writeUInt32BE(total, 0);
+    ws.send(Buffer.concat([encodeFrame(FrameType.Open, 1), encodeFrame(FrameType.WindowUpdate, 1, grant)]));
+    await within(end, 30_000, 'the whole payload');
+    assert.equal(sha(Buffer.concat(data)), sha(payload));
+    assert.ok(Math.max(...sizes) <= MESSAGE_BYTES, `largest message ${Math.max(...sizes)} B`);
+    assert.ok(
+      sizes.filter((n) => n > 64 * 1024).length >= total / (128 * 1024),
+      'data went out in full messages',
+    );
+    assert.ok(messagePool.freeCount > 0, 'sent messages’ buffers are back in the pool');
   });
 
   test('a silent dead peer (relay stops forwarding) is detected by pings on both sides', async () => {

@@ -14,6 +14,7 @@ import {
   type Frame,
 } from './frame.ts';
 import { TunnelStream, type StreamHost } from './stream.ts';
+import { MESSAGE_BYTES, messagePool } from './message-pool.ts';
 import type { FrameTransport } from './transport.ts';
 
 export interface SessionOptions {
@@ -420,10 +421,16 @@ export class TunnelSession {
     this.#scheduleFlush();
   }
 
+  /**
+   * Flushes once the event loop has run the I/O callbacks ready now (setImmediate, not a
+   * microtask): every socket read of this turn is framed first, so a stream fed 16 KiB TLS
+   * records goes out in 64 KiB messages — a quarter of the messages, writes and message
+   * buffers at both ends — at the cost of microseconds, not a timer.
+   */
   #scheduleFlush(): void {
     if (this.#flushQueued || this.#done) return;
     this.#flushQueued = true;
-    queueMicrotask(() => this.#flush());
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
@@ -433,12 +440,20 @@ export class TunnelSession {
     let bytes = 0;
     const emit = (): void => {
       if (parts.length === 0) return;
-      const msg = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes);
+      // Several frames become one message: copied into a pooled buffer, given back once sent.
+      const pooled = parts.length > 1 && bytes <= messagePool.size ? messagePool.take() : undefined;
+      let msg: Buffer;
+      if (pooled !== undefined) {
+        let off = 0;
+        for (const p of parts) off += p.copy(pooled, off);
+        msg = pooled.subarray(0, bytes);
+      } else msg = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes);
       parts = [];
       bytes = 0;
       this.#inflight += msg.length;
       this.#transport.send(msg, (err) => {
         this.#inflight -= msg.length;
+        if (pooled !== undefined) messagePool.give(pooled);
         if (err !== undefined) {
           this.destroy(
             new TunnelError('SessionClosed', `tunnel write failed: ${err.message}`, { cause: err }),
@@ -449,25 +464,27 @@ export class TunnelSession {
           this.#scheduleFlush();
       });
     };
+    // A frame never spans two messages: one that would overflow the message starts the next.
+    const add = (frame: readonly Buffer[]): void => {
+      let n = 0;
+      for (const p of frame) n += p.length;
+      if (bytes > 0 && bytes + n > MESSAGE_BYTES) emit();
+      for (const p of frame) parts.push(p);
+      bytes += n;
+    };
     while (this.#inflight + bytes < this.#writeBufferBytes && !this.#done) {
       if (this.#pong !== undefined) {
-        parts.push(this.#pong);
-        bytes += this.#pong.length;
+        add([this.#pong]);
         this.#pong = undefined;
       } else if (this.#control.length > 0) {
-        const f = this.#control.shift() as Buffer;
-        parts.push(f);
-        bytes += f.length;
+        add([this.#control.shift() as Buffer]);
       } else {
         const s = this.#ready.shift();
         if (s === undefined) break;
         this.#readySet.delete(s);
         const r = s.pullFrame();
         if (r === undefined) continue;
-        for (const p of r.parts) {
-          parts.push(p);
-          bytes += p.length;
-        }
+        add(r.parts);
         if (r.more) this.#markReady(s);
       }
       if (bytes >= BATCH_BYTES) emit();
