@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { pino } from 'pino';
 import { agentFromFiles } from '../agent/main.ts';
 import { parseDuration } from './duration.ts';
+import { tuneGcForRelaying } from './relay-gc.ts';
 import { reportErrors, usageError } from './exit-codes.ts';
 
 interface Options {
@@ -67,6 +68,7 @@ export function registerAgent(program: Command): void {
     .option('--proxy <url>', 'reach the gateway through this HTTP proxy (CONNECT)')
     .action(
       reportErrors(async (opts: Options) => {
+        tuneGcForRelaying();
         if (opts.certDir === undefined && opts.tokenFile === undefined)
           throw usageError('give --cert-dir and --hub-server (or, for tests only, --token-file)');
         if (opts.certDir !== undefined && opts.hubServer === undefined)
