@@ -12,6 +12,7 @@ import { createDashboard, DASHBOARD_PATH } from '../dashboard/server.ts';
 import { ensureViewer, requestToken, VIEWER } from '../dashboard/viewer.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { staticTokens } from '../gateway/tokens.ts';
+import { bindingName } from '../controllers/detector/binding-for.ts';
 import { issueCertificate } from '../testenv/pki.ts';
 import { startEnvironment, type ClusterInfo, type Environment } from '../testenv/environment.ts';
 import { membersFor } from '../testenv/topology.ts';
@@ -100,11 +101,13 @@ async function startDashboard(
 }
 
 /** Each Deployment in the app with the replicas it asks for. */
-function appDeployments(): { name: string; replicas: number }[] {
+type AppObject = { kind?: string; metadata?: { name?: string }; spec?: { replicas?: number } };
+
+/** The objects of the demo app that policies place (not its namespace and policies). */
+function appObjects(): AppObject[] {
   return parseAllDocuments(readFileSync(DEMO_APP, 'utf8'))
-    .map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: { replicas?: number } })
-    .filter((o) => o.kind === 'Deployment')
-    .map((o) => ({ name: o.metadata?.name ?? '', replicas: o.spec?.replicas ?? 1 }));
+    .map((d) => d.toJS() as AppObject)
+    .filter((o) => !['Namespace', 'PropagationPolicy', 'OverridePolicy'].includes(o.kind ?? ''));
 }
 
 async function kubectlJson<T>(env: Environment, cluster: string, args: readonly string[]): Promise<T> {
@@ -179,13 +182,28 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
       env.kubectl('hub', ['apply', '-f', DEMO_APP]),
     );
     await step('placed in the members and Ready (aggregated status on the hub)', async () => {
-      for (const d of appDeployments()) {
+      // Every object applied in every member it was placed in (its binding FullyApplied: a
+      // dependency such as the ConfigMap is bound a moment after the Deployment that uses it),
+      // then every Deployment's replicas Ready, summed on the hub.
+      for (const o of appObjects()) {
+        const binding = `resourcebinding/${bindingName(o)}`;
+        await env.kubectl('hub', ['wait', '-n', APP_NS, binding, '--for=create', '--timeout=300s']);
         await env.kubectl('hub', [
           'wait',
           '-n',
           APP_NS,
-          `deployment/${d.name}`,
-          `--for=jsonpath={.status.readyReplicas}=${d.replicas}`,
+          binding,
+          '--for=condition=FullyApplied',
+          '--timeout=300s',
+        ]);
+      }
+      for (const d of appObjects().filter((o) => o.kind === 'Deployment')) {
+        await env.kubectl('hub', [
+          'wait',
+          '-n',
+          APP_NS,
+          `deployment/${d.metadata?.name ?? ''}`,
+          `--for=jsonpath={.status.readyReplicas}=${d.spec?.replicas ?? 1}`,
           '--timeout=300s',
         ]);
       }

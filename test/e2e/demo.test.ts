@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -23,13 +24,21 @@ function processesMentioning(text: string): string[] {
   return out;
 }
 
-test('meridian demo places the sample app over three regions, prints it, and cleans up on Ctrl-C', async () => {
+test('meridian demo places the sample app over three regions, prints it, and cleans up on Ctrl-C', async (t) => {
   const child = spawn(process.execPath, [cli, 'demo'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // A failed assertion must not leave the demo running: it would keep this file, and the
+  // whole test run, from ever finishing.
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const stopped = await Promise.race([exited.then(() => true), delay(60_000).then(() => false)]);
+    if (!stopped) child.kill('SIGKILL');
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => out.includes('Press Ctrl-C') && (clearInterval(timer), resolve()), 200);
     void exited.then((code) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const holder = fileURLToPath(new URL('../support/hold-environment.ts', import.meta.url));
@@ -18,9 +18,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Owners started here: one a failed assertion left running would keep the test run from ending. */
+const owners: ChildProcess[] = [];
+after(() => {
+  for (const c of owners) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 async function startOwner(): Promise<{ child: ChildProcess; dir: string; pids: number[] }> {
   // Detached: its own process group, like a test run started from a terminal.
   const child = spawn(process.execPath, [holder], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+  owners.push(child);
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => {
