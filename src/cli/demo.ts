@@ -100,7 +100,6 @@ async function startDashboard(
   };
 }
 
-/** Each Deployment in the app with the replicas it asks for. */
 type AppObject = { kind?: string; metadata?: { name?: string }; spec?: { replicas?: number } };
 
 /** The objects of the demo app that policies place (not its namespace and policies). */
@@ -185,7 +184,8 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
       // Every object applied in every member it was placed in (its binding FullyApplied: a
       // dependency such as the ConfigMap is bound a moment after the Deployment that uses it),
       // then every Deployment's replicas Ready, summed on the hub.
-      for (const o of appObjects()) {
+      const objects = appObjects();
+      for (const o of objects) {
         const binding = `resourcebinding/${bindingName(o)}`;
         await env.kubectl('hub', ['wait', '-n', APP_NS, binding, '--for=create', '--timeout=300s']);
         await env.kubectl('hub', [
@@ -197,7 +197,7 @@ export async function runDemo(opts: { members: number; dir?: string }): Promise<
           '--timeout=300s',
         ]);
       }
-      for (const d of appObjects().filter((o) => o.kind === 'Deployment')) {
+      for (const d of objects.filter((o) => o.kind === 'Deployment')) {
         await env.kubectl('hub', [
           'wait',
           '-n',

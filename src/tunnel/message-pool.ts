@@ -9,9 +9,8 @@ export const MESSAGE_BYTES = HEADER_BYTES + MAX_FRAME_PAYLOAD + 4 * 1024;
 /**
  * Reusable buffers for outgoing messages. A WebSocket message is one buffer, so a session
  * copies each message's frames into one either way; taking that buffer from here instead of
- * allocating it keeps a bulk transfer from allocating a fresh 64 KiB ArrayBuffer per message.
- * Those allocations count as external memory, and on the data path they were what drove V8
- * into a full mark-compact every few megabytes (docs/tunnel.md, Performance).
+ * allocating it keeps a bulk transfer from allocating a fresh 64 KiB ArrayBuffer (external
+ * memory, for the garbage collector to account and free) per message.
  *
  * A buffer is given back only once the transport has handed its bytes to the socket (the
  * send callback), so nothing still queued is ever overwritten. Bounded: at most `maxFree`
