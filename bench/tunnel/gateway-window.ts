@@ -3,7 +3,10 @@
 // starts at 256 KiB and auto-tunes up to 4 MiB), to see what the starting window costs.
 // Same entry point as `meridian gateway` (gatewayFromFiles), one option more.
 // Usage: node bench/tunnel/gateway-window.ts <cert> <key> <ca> <token dir> <port> <window bytes>
+import { tuneGcForRelaying } from '../../src/cli/relay-gc.ts';
 import { gatewayFromFiles } from '../../src/gateway/main.ts';
+
+tuneGcForRelaying(); // as `meridian gateway` does
 
 const [certFile, keyFile, clientCaFile, tokenDir, port, window] = process.argv.slice(2);
 if (window === undefined)

@@ -2,14 +2,19 @@
 // agent` processes run under `node --cpu-prof` while this process fetches large responses
 // through them (the same origin as run.ts), then the profiles are summarised by self time.
 //
+// The processes start with the node flags of the images' entry points (RELAY_NODE_FLAGS); --node-flag
+// adds to them (a later --initial-old-space-size wins).
 // Usage: node bench/tunnel/profile.ts [--bytes 134217728] [--rounds 4] [--path big|pf|small]
 //          [--requests 2000] [--concurrency 1] [--keep DIR] [--node-flag=--trace-gc …] [--no-profile]
+//          [--bundle]
 // Prints MB/s per round (direct first, then through the tunnel) with the CPU ms per MB the
 // gateway and the agent used in that round — for --path small, the p50 and p99 of --requests
 // small GETs, --concurrency at a time, instead — and, per process, the functions with the most
 // self time. --keep copies the .cpuprofile files to DIR (open them in Chrome DevTools'
 // Performance tab) and the processes' stdout. --no-profile runs them without the profiler, which
 // itself costs CPU and starts extra garbage collections: for CPU per MB and --trace-gc counts.
+// --bundle runs the bundled command the images (and run.ts) run instead of the sources: a third of
+// the heap, which every mark-compact walks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
 import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
 import { freePorts } from '../../src/testenv/ports.ts';
+import { bundleCli } from '../../scripts/bundle.ts';
+import { RELAY_NODE_FLAGS } from '../../src/cli/relay-gc.ts';
 import { processCpuMs } from './proc.ts';
 
 const { values: args } = parseArgs({
@@ -33,6 +40,7 @@ const { values: args } = parseArgs({
     keep: { type: 'string' },
     'node-flag': { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: true },
+    bundle: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -192,8 +200,11 @@ async function main(): Promise<void> {
       credentials: client,
     });
     const profDir = join(dir, 'prof');
-    const cliMain = join(repo, 'src/cli/main.ts');
+    const cliMain = args.bundle
+      ? await bundleCli(join(dir, 'dist', 'cli', 'main.mjs'))
+      : join(repo, 'src/cli/main.ts');
     const prof = (name: string) => [
+      ...RELAY_NODE_FLAGS,
       ...args['node-flag'],
       ...(args.profile ? ['--cpu-prof', '--cpu-prof-dir', join(profDir, name)] : []),
     ];

@@ -42,6 +42,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleCli } from '../../scripts/bundle.ts';
+import { RELAY_NODE_FLAGS } from '../../src/cli/relay-gc.ts';
 import { processCpuMs, processRssKiB } from './proc.ts';
 import { dialGateway } from '../../src/agent/dial.ts';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
@@ -322,28 +323,33 @@ async function main(): Promise<void> {
       user: 'agent',
       credentials: client,
     });
-    // The processes the container images run: the bundled command (scripts/bundle.ts).
+    // The processes the container images run: the bundled command (scripts/bundle.ts), with the
+    // node flags of their entry points.
     const cliMain = await bundleCli(join(dir, 'dist', 'cli', 'main.mjs'));
     const windowMain = await bundleCli(
       join(dir, 'dist', 'bench', 'gateway-window.mjs'),
       join(repo, 'bench/tunnel/gateway-window.ts'),
     );
     start('meridian-gateway', process.execPath, [
+      ...RELAY_NODE_FLAGS,
       cliMain, 'gateway', '--tls-cert-file', gateway.certPath, '--tls-key-file', gateway.keyPath,
       '--client-ca-file', ca.certPath, '--agent-token-dir', tokens, '--bind-address', '127.0.0.1',
       '--port', String(gwPort), '--audit-log', '/dev/null',
     ], dir); // prettier-ignore
     start('meridian-agent', process.execPath, [
+      ...RELAY_NODE_FLAGS,
       cliMain, 'agent', '--cluster', 'bench', '--gateway', `https://127.0.0.1:${gwPort}`,
       '--gateway-ca-file', ca.certPath, '--token-file', join(tokens, 'bench'), '--kubeconfig', memberKc,
     ], dir); // prettier-ignore
 
     // The same with streams starting at a 1 MiB receive window at the gateway (default 256 KiB).
     start('meridian-gateway-w1m', process.execPath, [
+      ...RELAY_NODE_FLAGS,
       windowMain, gateway.certPath, gateway.keyPath, ca.certPath, tokens,
       String(gwWidePort), String(1024 * 1024),
     ], dir); // prettier-ignore
     start('meridian-agent-w1m', process.execPath, [
+      ...RELAY_NODE_FLAGS,
       cliMain, 'agent', '--cluster', 'bench', '--gateway', `https://127.0.0.1:${gwWidePort}`,
       '--gateway-ca-file', ca.certPath, '--token-file', join(tokens, 'bench'), '--kubeconfig', memberKc,
     ], dir); // prettier-ignore

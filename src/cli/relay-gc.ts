@@ -1,22 +1,42 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * The garbage-collector setting of the processes that relay bulk bytes: the gateway and the
- * agent.
+ * The garbage-collector settings of the processes that relay bulk bytes: the gateway and the
+ * agent (bench/RESULTS.md, Tunnel, runs H–K).
  *
  * Every chunk they relay sits for a moment in a Buffer whose bytes live outside V8's heap
  * (external memory). By default V8 gives external memory a limit of its own, and crossing it
  * starts a full mark-compact of the whole heap; relaying a large response crossed it every
  * 10–20 MB, so both processes spent a fifth of their CPU marking a heap that had barely
- * changed (bench/RESULTS.md, Tunnel, runs H and I). With external memory counted in the heap's
- * global limit instead, it grows and shrinks with the heap like any allocation: 40 % less CPU
- * per MB and 1.5× the throughput, old and new interleaved on one machine, and the memory the
- * agent holds after gigabytes relayed no higher.
+ * changed. With external memory counted in the heap's global limit instead
+ * (`tuneGcForRelaying`), it grows and shrinks with the heap like any allocation.
  *
- * V8 reads the flag whenever it recomputes its limits, so setting it at startup, before any
- * traffic, is enough (`v8.setFlagsFromString` warns only about flags that change the heap's
- * shape once it exists).
+ * That limit, though, starts from the old generation's size, and these processes' heaps are
+ * small (15–20 MB bundled): the chunks still in flight when a scavenge runs (up to a stream's
+ * window) are promoted, and a few tens of MB of them reached the limit — a mark-compact every
+ * ~30 MB relayed, a third of the gateway's CPU in marking and sweeping (`perf`). Starting the
+ * old generation at 64 MB (`RELAY_NODE_FLAGS`) leaves room for them to die in later scavenges:
+ * no mark-compact in 1.5 GiB relayed, and 1.45× the throughput at two thirds of the CPU per
+ * MB, interleaved on one machine. It is a starting size, not a cap: the heap's limit is
+ * unchanged and V8 still collects when it is reached.
  */
 export function tuneGcForRelaying(): void {
   setFlagsFromString('--external-memory-accounted-in-global-limit');
 }
+
+/**
+ * Node options the gateway and the agent are started with (their images' entry points,
+ * `meridian up`, the bench). V8 sizes the heap when the process starts, so this cannot be set
+ * from inside, and Node refuses it in `NODE_OPTIONS`: it goes on the `node` command line.
+ */
+export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
+/** Whether this process was started with an initial old-generation size (`RELAY_NODE_FLAGS`). */
+export function relayHeapConfigured(execArgv: readonly string[] = process.execArgv): boolean {
+  return execArgv.some((a) => /^--initial-(old-space|heap)-size(=|$)/.test(a));
+}
+
+/** What the gateway and the agent log when started without it. */
+export const RELAY_HEAP_HINT =
+  `node was started without ${RELAY_NODE_FLAGS.join(' ')}: relaying bulk data will spend more ` +
+  'CPU in garbage collection (the images set it; see docs/tunnel.md)';

@@ -34,6 +34,7 @@ import { waitUntilHealthy } from '../testenv/probe.ts';
 import { Supervisor } from '../testenv/supervisor.ts';
 import { CliError, ExitCodes, reportErrors } from './exit-codes.ts';
 import { createProgress } from './progress.ts';
+import { RELAY_NODE_FLAGS } from './relay-gc.ts';
 
 /** The `meridian` entry point, to run the controllers and the gateway as their own processes. */
 export const MERIDIAN_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -239,6 +240,7 @@ export async function runUp(opts: { dataDir?: string }): Promise<void> {
       const proc = sup.start('meridian-gateway', process.execPath, {
         logPath: join(logs, 'gateway.log'),
         args: [
+          ...RELAY_NODE_FLAGS,
           MERIDIAN_MAIN,
           'gateway',
           '--tls-cert-file',

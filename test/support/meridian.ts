@@ -13,16 +13,17 @@ export interface CliResult {
 
 /**
  * Runs the real `meridian` command (this repo's bin, or `o.entry`, e.g. the bundle the images
- * run) and resolves with its exit code and output.
+ * run, under `o.nodeFlags`) and resolves with its exit code and output.
  */
 export function meridian(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-  o: { entry?: string; cwd?: string } = {},
+  o: { entry?: string; cwd?: string; nodeFlags?: readonly string[] } = {},
 ): Promise<CliResult> {
   const opts = { env, timeout: 120_000, ...(o.cwd === undefined ? {} : { cwd: o.cwd }) };
+  const argv = [...(o.nodeFlags ?? []), o.entry ?? cli, ...args];
   return new Promise((resolve) => {
-    execFile(process.execPath, [o.entry ?? cli, ...args], opts, (err, stdout, stderr) => {
+    execFile(process.execPath, argv, opts, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
