@@ -14,10 +14,10 @@ import { setFlagsFromString } from 'node:v8';
  * That limit, though, starts from the old generation's size, and these processes' heaps are
  * small (15–20 MB bundled): the chunks still in flight when a scavenge runs (up to a stream's
  * window) are promoted, and a few tens of MB of them reached the limit — a mark-compact every
- * ~30 MB relayed, a third of the gateway's CPU in marking and sweeping (`perf`). Starting the
- * old generation at 64 MB (`RELAY_NODE_FLAGS`) leaves room for them to die in later scavenges:
- * no mark-compact in 1.5 GiB relayed, and 1.45× the throughput at two thirds of the CPU per
- * MB, interleaved on one machine. It is a starting size, not a cap: the heap's limit is
+ * ~30 MB relayed, up to a third of the gateway's CPU in marking and sweeping (`perf`). Starting
+ * the old generation at 64 MB (`RELAY_NODE_FLAGS`) puts the limit above what the chunks in
+ * flight and those freed since the last collection add up to: no mark-compact in 1.5 GiB relayed, and 1.5× the throughput at 0.6× the CPU per MB,
+ * interleaved on one machine. It is a starting size, not a cap: the heap's limit is
  * unchanged and V8 still collects when it is reached.
  */
 export function tuneGcForRelaying(): void {
