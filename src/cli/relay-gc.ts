@@ -16,9 +16,16 @@ import { setFlagsFromString } from 'node:v8';
  * window) are promoted, and a few tens of MB of them reached the limit — a mark-compact every
  * ~30 MB relayed, up to a third of the gateway's CPU in marking and sweeping (`perf`). Starting
  * the old generation at 64 MB (`RELAY_NODE_FLAGS`) puts the limit above what the chunks in
- * flight and those freed since the last collection add up to: no mark-compact in 1.5 GiB relayed, and 1.5× the throughput at 0.6× the CPU per MB,
- * interleaved on one machine. It is a starting size, not a cap: the heap's limit is
- * unchanged and V8 still collects when it is reached.
+ * flight and those freed since the last collection add up to: no mark-compact in 1.5 GiB
+ * relayed, and 1.5× the throughput at 0.6× the CPU per MB, interleaved on one machine. It is a
+ * starting size, not a cap: the heap's limit is unchanged and V8 still collects when it is
+ * reached. The price is resident memory: garbage is collected later.
+ */
+
+/**
+ * V8 reads this flag whenever it recomputes its limits, so setting it at startup, before any
+ * traffic, is enough. Flags that size the heap, like `RELAY_NODE_FLAGS`, do nothing once it
+ * exists (checked with `--trace-gc`): those go on the command line.
  */
 export function tuneGcForRelaying(): void {
   setFlagsFromString('--external-memory-accounted-in-global-limit');
