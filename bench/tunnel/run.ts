@@ -17,6 +17,10 @@
 //   chisel   client ──TLS (end to end)──▶ chisel server reverse port ══wss+SSH══ chisel client
 //            ──▶ origin   (`chisel server --reverse --tls-*`, `chisel client R:…`: the client
 //            dials out, as the agent does)
+//   tls-relay  client ──TLS──▶ relay ──TLS──▶ origin: a reference, not a tunnel — about the least
+//            a Node process does that terminates TLS and re-originates it (tls-relay.ts: each
+//            connection piped to a new one). Meridian's path terminates TLS twice; this, once.
+//            Throughput, upgraded and latency only.
 // Measures, per system:
 //   throughput  GET /big of --bytes, MB/s (median of --rounds, systems interleaved)
 //   upgraded    the same bytes over an upgraded connection (101, then raw bytes: the data path
@@ -68,7 +72,7 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 const log = (m: string) => process.stderr.write(`[tunnel-bench] ${m}\n`);
 
 interface Target {
-  readonly name: 'direct' | 'meridian' | 'meridian-w1m' | 'chisel';
+  readonly name: 'direct' | 'meridian' | 'meridian-w1m' | 'chisel' | 'tls-relay';
   readonly base: string;
   readonly tls: RequestOptions;
 }
@@ -237,6 +241,7 @@ const TUNNEL_PROCESSES: Record<Target['name'], string[]> = {
   meridian: ['meridian-gateway', 'meridian-agent'],
   'meridian-w1m': ['meridian-gateway-w1m', 'meridian-agent-w1m'],
   chisel: ['chisel-server', 'chisel-client'],
+  'tls-relay': ['tls-relay'],
 };
 
 /**
@@ -295,7 +300,8 @@ async function main(): Promise<void> {
       issueCertificate(ca, join(dir, 'pki'), 'client', { commonName: 'bench', usage: 'client' }),
     ]);
     const caPem = await readFile(ca.certPath);
-    const [gwPort, chiselPort, reversePort, gwWidePort] = (await freePorts(4)) as [
+    const [gwPort, chiselPort, reversePort, gwWidePort, relayPort] = (await freePorts(5)) as [
+      number,
       number,
       number,
       number,
@@ -364,6 +370,13 @@ async function main(): Promise<void> {
       `R:127.0.0.1:${reversePort}:127.0.0.1:${originPort}`,
     ], dir); // prettier-ignore
 
+    // The reference relay, with the gateway's and agent's node flags.
+    start('tls-relay', process.execPath, [
+      ...RELAY_NODE_FLAGS,
+      join(repo, 'bench/tunnel/tls-relay.ts'), gateway.certPath, gateway.keyPath, ca.certPath,
+      String(relayPort), String(originPort),
+    ], dir); // prettier-ignore
+
     const tlsBase: RequestOptions = { ca: caPem };
     const targets: Target[] = [
       { name: 'direct', base: `https://127.0.0.1:${originPort}`, tls: tlsBase },
@@ -378,6 +391,7 @@ async function main(): Promise<void> {
         tls: { ...tlsBase, cert: await readFile(client.certPath), key: await readFile(client.keyPath) },
       },
       { name: 'chisel', base: `https://127.0.0.1:${reversePort}`, tls: tlsBase },
+      { name: 'tls-relay', base: `https://127.0.0.1:${relayPort}`, tls: tlsBase },
     ];
     const maxC = Math.max(...CONCURRENCY);
     const agents = new Map(
@@ -484,7 +498,7 @@ async function main(): Promise<void> {
     }
     const stalled: Record<string, unknown> = {};
     for (const t of targets) {
-      if (t.name === 'direct') continue;
+      if (t.name === 'direct' || t.name === 'tls-relay') continue;
       const s = await stall(t);
       const before = s.received();
       let lats: number[] = [];
