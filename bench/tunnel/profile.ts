@@ -28,7 +28,7 @@ import { writeKubeconfig } from '../../src/testenv/kubeconfig.ts';
 import { freePorts } from '../../src/testenv/ports.ts';
 import { bundleCli } from '../../scripts/bundle.ts';
 import { RELAY_NODE_FLAGS } from '../../src/cli/relay-gc.ts';
-import { processCpuMs } from './proc.ts';
+import { cpuSeconds } from '../propagation/procfs.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -260,10 +260,10 @@ async function main(): Promise<void> {
           );
           continue;
         }
-        const cpu0 = await Promise.all([gw, ag].map((c) => processCpuMs(c.pid ?? 0)));
+        const cpu0 = [gw, ag].map((c) => cpuSeconds(c.pid ?? 0) * 1000);
         const mbps =
           args.path === 'pf' ? await fetchUpgraded(t.base, t.tls) : await fetchBig(t.base, t.tls, agent);
-        const cpu1 = await Promise.all([gw, ag].map((c) => processCpuMs(c.pid ?? 0)));
+        const cpu1 = [gw, ag].map((c) => cpuSeconds(c.pid ?? 0) * 1000);
         const perMb = cpu1.map((v, i) => ((v - (cpu0[i] ?? 0)) / (BYTES / 1e6)).toFixed(2));
         log(
           `${args.path} ${name} round ${r + 1}: ${mbps.toFixed(1)} MB/s; CPU ms/MB gateway ${perMb[0]}, agent ${perMb[1]}`,

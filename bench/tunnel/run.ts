@@ -47,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bundleCli } from '../../scripts/bundle.ts';
 import { RELAY_NODE_FLAGS } from '../../src/cli/relay-gc.ts';
-import { processCpuMs, processRssKiB } from './proc.ts';
+import { cpuSeconds, rssMiB } from '../propagation/procfs.ts';
 import { dialGateway } from '../../src/agent/dial.ts';
 import { createCertificateAuthority, issueCertificate } from '../../src/testenv/pki.ts';
 import { TunnelSession } from '../../src/tunnel/session.ts';
@@ -222,16 +222,16 @@ async function stall(t: Target): Promise<{ received: () => number; close: () => 
 }
 
 /** Resident memory of the named child processes, summed, in KiB. */
-async function rssKiB(...names: string[]): Promise<number> {
+function rssKiB(...names: string[]): number {
   let sum = 0;
-  for (const n of names) sum += await processRssKiB(byName.get(n)?.pid ?? 0);
+  for (const n of names) sum += rssMiB(byName.get(n)?.pid ?? 0) * 1024;
   return sum;
 }
 
 /** CPU time (user + system) the named child processes have used so far, summed, in ms. */
-async function cpuMs(...names: string[]): Promise<number> {
+function cpuMs(...names: string[]): number {
   let sum = 0;
-  for (const n of names) sum += await processCpuMs(byName.get(n)?.pid ?? 0);
+  for (const n of names) sum += cpuSeconds(byName.get(n)?.pid ?? 0) * 1000;
   return sum;
 }
 
@@ -257,11 +257,11 @@ async function cpuPerMB(
   transfer: () => Promise<number>,
 ): Promise<{ mbps: number; tunnel: number; total: number; perProcess: Record<string, number> }> {
   const names = ['origin', ...TUNNEL_PROCESSES[t.name]];
-  const before = await Promise.all(names.map((n) => cpuMs(n)));
+  const before = names.map((n) => cpuMs(n));
   const client0 = process.cpuUsage();
   const mbps = await transfer();
   const c = process.cpuUsage(client0);
-  const after = await Promise.all(names.map((n) => cpuMs(n)));
+  const after = names.map((n) => cpuMs(n));
   const mb = bytes / 1e6;
   const perProcess: Record<string, number> = { client: (c.user + c.system) / 1000 / mb };
   names.forEach((n, i) => (perProcess[n] = ((after[i] as number) - (before[i] as number)) / mb));
@@ -402,8 +402,8 @@ async function main(): Promise<void> {
     log('all up');
     // The member end's process before any traffic: the agent vs the chisel client.
     const memberFresh = {
-      meridian: await rssKiB('meridian-agent'),
-      chisel: await rssKiB('chisel-client'),
+      meridian: rssKiB('meridian-agent'),
+      chisel: rssKiB('chisel-client'),
     };
     // Memory per idle tunnel at the hub end, before any traffic (a heap that has not grown yet
     // keeps the measurement out of garbage-collection noise): K more tunnels — Meridian:
@@ -412,7 +412,7 @@ async function main(): Promise<void> {
     const K = Number(args['idle-tunnels']);
     const idleTunnel = { meridian: NaN, chisel: NaN };
     {
-      const before = await rssKiB('meridian-gateway');
+      const before = rssKiB('meridian-gateway');
       const sessions: TunnelSession[] = [];
       for (let i = 0; i < K; i++) {
         const transport = await dialGateway({
@@ -424,11 +424,11 @@ async function main(): Promise<void> {
         sessions.push(new TunnelSession(transport, { role: 'dialer' }));
       }
       await settle();
-      idleTunnel.meridian = round(((await rssKiB('meridian-gateway')) - before) / K, 1);
+      idleTunnel.meridian = round((rssKiB('meridian-gateway') - before) / K, 1);
       for (const x of sessions) x.close();
     }
     {
-      const before = await rssKiB('chisel-server');
+      const before = rssKiB('chisel-server');
       const extra = await freePorts(K);
       const clients = extra.map(
         (p, i) =>
@@ -442,7 +442,7 @@ async function main(): Promise<void> {
         waitUp({ name: 'chisel', base: `https://127.0.0.1:${port}`, tls: tlsBase }, new Agent());
       await Promise.all(extra.map(chiselUp));
       await settle();
-      idleTunnel.chisel = round(((await rssKiB('chisel-server')) - before) / K, 1);
+      idleTunnel.chisel = round((rssKiB('chisel-server') - before) / K, 1);
       for (const c of clients) c.kill('SIGTERM');
     }
     log(`memory per idle tunnel (${K}): ${JSON.stringify(idleTunnel)} KiB`);
@@ -525,12 +525,12 @@ async function main(): Promise<void> {
     const S = 50;
     const memory: Record<string, unknown> = {};
     {
-      const memberProcess = await rssKiB('meridian-agent');
-      const b2 = await rssKiB('meridian-gateway', 'meridian-agent');
+      const memberProcess = rssKiB('meridian-agent');
+      const b2 = rssKiB('meridian-gateway', 'meridian-agent');
       const meridian = targets.find((t) => t.name === 'meridian') as Target;
       const stalls = await Promise.all(Array.from({ length: S }, () => stall(meridian)));
       await settle();
-      const perStream = (await rssKiB('meridian-gateway', 'meridian-agent')) - b2;
+      const perStream = rssKiB('meridian-gateway', 'meridian-agent') - b2;
       for (const x of stalls) x.close();
       memory['meridian'] = {
         perIdleTunnelKiB: idleTunnel.meridian,
@@ -540,12 +540,12 @@ async function main(): Promise<void> {
       log(`memory meridian: ${JSON.stringify(memory['meridian'])}`);
     }
     {
-      const memberProcess = await rssKiB('chisel-client');
-      const b2 = await rssKiB('chisel-server', 'chisel-client');
+      const memberProcess = rssKiB('chisel-client');
+      const b2 = rssKiB('chisel-server', 'chisel-client');
       const chisel = targets.find((t) => t.name === 'chisel') as Target;
       const stalls = await Promise.all(Array.from({ length: S }, () => stall(chisel)));
       await settle();
-      const perStream = (await rssKiB('chisel-server', 'chisel-client')) - b2;
+      const perStream = rssKiB('chisel-server', 'chisel-client') - b2;
       for (const x of stalls) x.close();
       memory['chisel'] = {
         perIdleTunnelKiB: idleTunnel.chisel,
