@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { pino } from 'pino';
 import { agentFromFiles } from '../agent/main.ts';
 import { parseDuration } from './duration.ts';
-import { RELAY_HEAP_HINT, relayHeapConfigured, tuneGcForRelaying } from './relay-gc.ts';
+import { tuneGcForRelaying } from './relay-gc.ts';
 import { reportErrors, usageError } from './exit-codes.ts';
 
 interface Options {
@@ -68,13 +68,12 @@ export function registerAgent(program: Command): void {
     .option('--proxy <url>', 'reach the gateway through this HTTP proxy (CONNECT)')
     .action(
       reportErrors(async (opts: Options) => {
-        tuneGcForRelaying();
         if (opts.certDir === undefined && opts.tokenFile === undefined)
           throw usageError('give --cert-dir and --hub-server (or, for tests only, --token-file)');
         if (opts.certDir !== undefined && opts.hubServer === undefined)
           throw usageError('--cert-dir needs --hub-server (where the agent requests its certificates)');
         const log = pino({ name: 'meridian-agent' });
-        if (!relayHeapConfigured()) log.info(RELAY_HEAP_HINT);
+        tuneGcForRelaying(log);
         const agent = await agentFromFiles({
           cluster: opts.cluster,
           gatewayUrl: opts.gateway,

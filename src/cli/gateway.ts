@@ -12,7 +12,7 @@ import { serveMetrics } from '../kube/metrics.ts';
 import { createDashboard, type Dashboard } from '../dashboard/server.ts';
 import { ApiClient } from '../kube/api-client.ts';
 import type { Logger } from '../kube/log.ts';
-import { RELAY_HEAP_HINT, relayHeapConfigured, tuneGcForRelaying } from './relay-gc.ts';
+import { tuneGcForRelaying } from './relay-gc.ts';
 import { reportErrors } from './exit-codes.ts';
 import { loadHubKubeConfig } from './hub-kubeconfig.ts';
 
@@ -90,9 +90,8 @@ export function registerGateway(program: Command): void {
     )
     .action(
       reportErrors(async (opts: Options) => {
-        tuneGcForRelaying();
         const log = pino({ name: 'meridian-gateway' });
-        if (!relayHeapConfigured()) log.info(RELAY_HEAP_HINT);
+        tuneGcForRelaying(log);
         let hub: HubProxy | undefined;
         if (opts.hubKubeconfig !== undefined) hub = await hubProxyFromKubeconfig(opts.hubKubeconfig);
         else if (opts.registerApiService !== undefined)

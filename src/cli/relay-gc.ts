@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { silentLogger, type Logger } from '../kube/log.ts';
 
 /**
  * The garbage-collector settings of the processes that relay bulk bytes: the gateway and the
@@ -25,10 +26,17 @@ import { setFlagsFromString } from 'node:v8';
 /**
  * V8 reads this flag whenever it recomputes its limits, so setting it at startup, before any
  * traffic, is enough. Flags that size the heap, like `RELAY_NODE_FLAGS`, do nothing once it
- * exists (checked with `--trace-gc`): those go on the command line.
+ * exists (checked with `--trace-gc`): those go on the command line, and a process started
+ * without them says so in an `info` line on `log`.
  */
-export function tuneGcForRelaying(): void {
+export function tuneGcForRelaying(log: Logger = silentLogger): void {
   setFlagsFromString('--external-memory-accounted-in-global-limit');
+  if (!relayHeapConfigured())
+    log.info(
+      { missing: RELAY_NODE_FLAGS },
+      `node was started without ${RELAY_NODE_FLAGS.join(' ')}: relaying bulk data will spend more ` +
+        'CPU in garbage collection (the images set it; see docs/tunnel.md)',
+    );
 }
 
 /**
@@ -42,8 +50,3 @@ export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64
 export function relayHeapConfigured(execArgv: readonly string[] = process.execArgv): boolean {
   return execArgv.some((a) => /^--initial-(old-space|heap)-size(=|$)/.test(a));
 }
-
-/** What the gateway and the agent log when started without it. */
-export const RELAY_HEAP_HINT =
-  `node was started without ${RELAY_NODE_FLAGS.join(' ')}: relaying bulk data will spend more ` +
-  'CPU in garbage collection (the images set it; see docs/tunnel.md)';
